@@ -1,0 +1,1 @@
+"""conflictbot: conflict news merged into stories and pushed to Telegram chats."""
