@@ -23,7 +23,7 @@ from bot.models import Source, SourceKind, Topic
 DATA = resources.files("bot") / "data"
 
 EXAMPLES: dict[str, str] = {
-    "TELEGRAM_BOT_TOKEN": "TELEGRAM_BOT_TOKEN=123456789:AAH... (ask @BotFather on Telegram: /newbot)",
+    "TELEGRAM_BOT_TOKEN": "TELEGRAM_BOT_TOKEN=123456789:AAH... (from @BotFather: /newbot)",
     "TELEGRAM_API_URL": "TELEGRAM_API_URL=https://api.telegram.org",
     "DATABASE_URL": "DATABASE_URL=sqlite+aiosqlite:///conflictbot.db "
     "or postgresql+asyncpg://user:pass@localhost/conflictbot",
@@ -40,6 +40,9 @@ EXAMPLES: dict[str, str] = {
     "ALLOW_PRIVATE_SOURCES": "ALLOW_PRIVATE_SOURCES=false",
     "METRICS_PORT": "METRICS_PORT=9108",
     "DEDUP_WINDOW_HOURS": "DEDUP_WINDOW_HOURS=72",
+    "FETCH_CONCURRENCY": "FETCH_CONCURRENCY=10",
+    "MAX_FEED_BYTES": "MAX_FEED_BYTES=5000000",
+    "MAX_PAGE_BYTES": "MAX_PAGE_BYTES=3000000",
 }
 
 _DRIVERS = {
@@ -74,6 +77,9 @@ class Settings(BaseSettings):
     allow_private_sources: bool = False
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     dedup_window_hours: float = Field(default=72, gt=0)
+    fetch_concurrency: int = Field(default=10, ge=1, le=200)
+    max_feed_bytes: int = Field(default=5_000_000, ge=10_000)
+    max_page_bytes: int = Field(default=3_000_000, ge=10_000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -184,7 +190,9 @@ def load_sources(path: Path | None = None) -> tuple[Source, ...]:
         name = str(raw.get("name", "")).strip()
         url = str(raw.get("url", "")).strip()
         if not name or not url:
-            raise ConfigError(f'{where}: needs name and url, e.g. name = "Outlet", url = "https://…"')
+            raise ConfigError(
+                f'{where}: needs name and url, e.g. name = "Outlet", url = "https://…"'
+            )
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where} ({name}): url must be http(s), got {url!r}")
         if name.casefold() in seen:

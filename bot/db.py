@@ -27,7 +27,12 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -108,6 +113,7 @@ class StoryRow(Base):
     breaking: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class ItemRow(Base):
@@ -178,7 +184,7 @@ class ChatRow(Base):
 
 
 class FollowRow(Base):
-    """What a chat (or one forum thread of it) follows: a topic, everything, a keyword, or an exclusion."""
+    """What a chat (or one of its forum threads) follows: a topic, all, a keyword, an exclusion."""
 
     __tablename__ = "follow"
     __table_args__ = (UniqueConstraint("chat_id", "thread_id", "kind", "value"),)

@@ -21,4 +21,4 @@ class ConfigError(ConflictBotError):
 
 
 class SourceError(ConflictBotError):
-    """A source could not be fetched or parsed; carried as a value in FetchResult, not raised far."""
+    """A source could not be fetched or parsed; carried as a value, never raised far."""

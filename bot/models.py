@@ -105,6 +105,12 @@ class Story:
     outlets: int = 1
     items: tuple[StoryItem, ...] = ()
     source_url: str | None = None
+    published_at: datetime | None = None
+
+    @property
+    def happened_at(self) -> datetime:
+        """When the event was first reported: the earliest item's time, else first seen."""
+        return self.published_at or self.first_seen_at
 
 
 class DigestMode(StrEnum):

@@ -1,0 +1,36 @@
+"""Scheduled work, wired to PTB's JobQueue; the logic lives in `bot/`.
+
+Every job runs with max_instances=1 and coalesce, so a slow run is never stacked, and the
+first runs are staggered so start-up does not do everything at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import JobQueue
+
+from bot.config import Settings
+from jobs import cleanup, deliver, digests, fetch
+
+JOB_KWARGS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+
+
+def schedule(job_queue: JobQueue[Any], settings: Settings) -> None:
+    """Register every job."""
+    job_queue.run_repeating(
+        fetch.fetch_job,
+        interval=settings.fetch_interval,
+        first=1.0,
+        name="fetch",
+        job_kwargs=JOB_KWARGS,
+    )
+    job_queue.run_repeating(
+        deliver.deliver_job, interval=1.0, first=1.5, name="deliver", job_kwargs=JOB_KWARGS
+    )
+    job_queue.run_repeating(
+        digests.digest_job, interval=20.0, first=5.0, name="digests", job_kwargs=JOB_KWARGS
+    )
+    job_queue.run_repeating(
+        cleanup.cleanup_job, interval=60.0, first=30.0, name="cleanup", job_kwargs=JOB_KWARGS
+    )

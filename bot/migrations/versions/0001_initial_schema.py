@@ -75,10 +75,12 @@ def upgrade() -> None:
         sa.Column("breaking", sa.Boolean(), nullable=False),
         sa.Column("first_seen_at", bot.db.UtcDateTime(), nullable=False),
         sa.Column("last_seen_at", bot.db.UtcDateTime(), nullable=False),
+        sa.Column("published_at", bot.db.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_story")),
     )
     with op.batch_alter_table("story", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_story_first_seen_at"), ["first_seen_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_story_published_at"), ["published_at"], unique=False)
 
     op.create_table(
         "worker",
@@ -243,6 +245,7 @@ def downgrade() -> None:
     op.drop_table("worker")
     with op.batch_alter_table("story", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_story_first_seen_at"))
+        batch_op.drop_index(batch_op.f("ix_story_published_at"))
 
     op.drop_table("story")
     op.drop_table("source")
@@ -253,14 +256,16 @@ SQLITE_SEARCH = (
     "CREATE VIRTUAL TABLE story_fts USING fts5(headline, summary, content='story', "
     "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
     "CREATE TRIGGER story_fts_insert AFTER INSERT ON story BEGIN "
-    "INSERT INTO story_fts(rowid, headline, summary) VALUES (new.id, new.headline, new.summary); END",
+    "INSERT INTO story_fts(rowid, headline, summary) "
+    "VALUES (new.id, new.headline, new.summary); END",
     "CREATE TRIGGER story_fts_delete AFTER DELETE ON story BEGIN "
     "INSERT INTO story_fts(story_fts, rowid, headline, summary) "
     "VALUES ('delete', old.id, old.headline, old.summary); END",
     "CREATE TRIGGER story_fts_update AFTER UPDATE OF headline, summary ON story BEGIN "
     "INSERT INTO story_fts(story_fts, rowid, headline, summary) "
     "VALUES ('delete', old.id, old.headline, old.summary); "
-    "INSERT INTO story_fts(rowid, headline, summary) VALUES (new.id, new.headline, new.summary); END",
+    "INSERT INTO story_fts(rowid, headline, summary) "
+    "VALUES (new.id, new.headline, new.summary); END",
 )
 POSTGRES_SEARCH = (
     "ALTER TABLE story ADD COLUMN search tsvector GENERATED ALWAYS AS "

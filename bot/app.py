@@ -1,0 +1,151 @@
+"""The application factory: `build_application(settings)` wires PTB, resources, handlers, jobs.
+
+Resources (engine, HTTP client, topics, sources) are opened in post_init and closed in
+post_shutdown, so building an Application has no side effects and tests can build many.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.config import Settings, load_sources, load_topics
+from bot.context import AppData, BotContext, Deps, utc_now
+from bot.db import make_engine, make_sessionmaker
+from bot.delivery import release_stale_claims
+from bot.fetch import make_client
+from bot.store import sources
+from bot.topics import compile_topics
+
+log = logging.getLogger(__name__)
+
+BotApplication = Application[Any, BotContext, Any, Any, AppData, Any]
+
+
+async def open_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Deps:
+    """Open the process's resources and bring the sources table in line with the file."""
+    engine = make_engine(settings.database_url)
+    deps = Deps(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        http=make_client(),
+        topics=compile_topics(load_topics(settings.topics_file)),
+        sources=load_sources(settings.sources_file),
+        clock=clock,
+    )
+    async with deps.sessions() as session, session.begin():
+        await sources.sync_sources(session, deps.sources, clock())
+    return deps
+
+
+async def close_deps(deps: Deps) -> None:
+    await deps.http.aclose()
+    await deps.engine.dispose()
+
+
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """Pace every request with a chat id: SEND_RATE overall, 20 a minute per group.
+
+    aiolimiter is a leaky bucket; with capacity 1 and a leak of one per 1/rate seconds it never
+    lets more than `rate` requests into any one-second window, which is how Telegram counts.
+    On a 429 it pauses every request for `retry_after`, then retries (up to three times).
+    """
+    return AIORateLimiter(
+        overall_max_rate=1,
+        overall_time_period=1 / settings.send_rate,
+        group_max_rate=1,
+        group_time_period=60 / 20,
+        max_retries=3,
+    )
+
+
+def build_application(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, jobs: bool = True
+) -> BotApplication:
+    """A ready-to-run Application talking to `TELEGRAM_API_URL` (Telegram, or the emulator)."""
+    from handlers import bot_commands, register
+    from jobs import schedule
+
+    async def post_init(application: BotApplication) -> None:
+        deps = await open_deps(settings, clock=clock)
+        application.bot_data.deps = deps
+        # With SQLite there is one process, so anything still "sending" was in flight when
+        # the last one died; with PostgreSQL other instances may be sending, so wait a lease.
+        lease = timedelta(0) if settings.is_sqlite else timedelta(minutes=2)
+        await release_stale_claims(deps, lease=lease)
+        await application.bot.set_my_commands(bot_commands())
+        if jobs and application.job_queue is not None:
+            schedule(application.job_queue, settings)
+        log.info(
+            "conflictbot ready: %d sources, %d topics", len(deps.sources), len(deps.topics.topics)
+        )
+
+    async def post_shutdown(application: BotApplication) -> None:
+        deps = application.bot_data.deps
+        if deps is None:
+            return
+        sender = application.bot_data.extras.get("sender")
+        if sender is not None:
+            await sender.release()
+        await close_deps(deps)
+
+    api = settings.telegram_api_url.rstrip("/")
+    application: BotApplication = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .context_types(ContextTypes(context=BotContext, bot_data=AppData))
+        .defaults(Defaults(tzinfo=UTC))
+        .rate_limiter(rate_limiter(settings))
+        .concurrent_updates(8)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register(application, settings.admin_ids)
+    return application
+
+
+ALLOWED_UPDATES: list[str] = [
+    "message",
+    "edited_message",
+    "channel_post",
+    "callback_query",
+    "my_chat_member",
+]
+
+
+@asynccontextmanager
+async def serving(
+    application: BotApplication, *, poll_timeout: int = 10
+) -> AsyncIterator[BotApplication]:
+    """Run an Application inside the caller's event loop (the demo and the tests).
+
+    Mirrors run_polling's order: initialize, post_init, start, poll; then stop the updater,
+    stop the application (jobs finish), shut down and post_shutdown.
+    """
+    await application.initialize()
+    if application.post_init is not None:
+        await application.post_init(application)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+    )
+    try:
+        yield application
+    finally:
+        if application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

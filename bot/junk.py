@@ -1,0 +1,136 @@
+"""Page junk that survives HTML cleaning: subscribe prompts, comment forms, share buttons.
+
+These lines come from the page around an article (a feed's full text, or an extracted page)
+and would otherwise end up in summaries and in near-duplicate fingerprints. The rules work on
+plain text with one paragraph per line (the output of `normalise.clean_text` or of
+extraction) and only ever drop short lines or phrases at a line's end, so a real paragraph
+that merely mentions "subscribe" or "cookies" survives.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MAX_JUNK_LINE = 160
+"""A line longer than this is prose, whatever words it contains (cookie banners excepted)."""
+
+_MAX_BANNER_LINE = 400
+
+_DECORATION = " \t›»«→←•·|*–—-:>"
+
+_SOCIAL = (
+    r"facebook|twitter|x|whatsapp|linkedin|telegram|reddit|e-?mail|messenger|viber|"
+    r"pinterest|flipboard|bluesky|threads|vk|print|copy link"
+)
+
+_JUNK_LINE = re.compile(
+    r"(?:"
+    r"subscribe(?: now| here| today)?|subscribe (?:to|for) .*|"
+    r"sign up(?: now| here)?|sign up (?:for|to) .*|.*\bnewsletters?\b.*sign[ -]?up.*|"
+    r"get (?:our|the) .*newsletter.*|newsletter|"
+    r"leave a (?:reply|comment)|post a comment|comments?|\d+ comments?|add a comment|"
+    r"please enter your (?:comment|name|e-?mail address)(?: here)?!?|"
+    r"you have entered an incorrect e-?mail address!?|"
+    r"save my name, e-?mail,? and website .*|notify me of .* by e-?mail\.?|"
+    r".*\brecaptcha\b.*|"
+    r"read more|read more(?::| here| about| on) .*|continue reading.*|keep reading|"
+    r"see (?:also|more)\b.*|also on [\w-]+\.[\w.]{2,}\b.*|don'?t miss(?::.*)?|"
+    r"like this (?:story|article)\?.*|"
+    r"(?:lesen sie|mehr zum thema|à lire aussi|lire aussi|leggi anche|lee también|"
+    r"czytaj (?:też|także|więcej)).*|"
+    r".*\[(?:video|pictures|photos|insight|reaction|reveal|latest|poll|analysis|maps?)\]\W*|"
+    r"[\d.:/|, -]+(?:min|sec|s)?|"
+    r".*\b(?:newsletter|daily edition|by e-?mail|inbox|never miss)\b.*"
+    r"\b(?:sign ?up|subscribe|register)\b.*|"
+    r"read (?:the )?full (?:story|article).*|full story|"
+    r"\[(?:…|\.\.\.)\]|…|\.\.\.|"
+    r"(?:related|more|top|latest|recommended|trending|popular)(?: articles| stories| posts| news"
+    r"| content| coverage| videos| reading)?(?: (?:from|on) [^.!?]{1,40})?|"
+    r"you (?:may|might) also (?:like|be interested in).*|recommended for you|"
+    r"(?:most|also) (?:read|popular|viewed|shared)|read (?:next|also).*|what to read next|"
+    r"(?:share|tweet|e-?mail|print)(?: this)?(?: article| story| page| post)?"
+    rf"(?: (?:on|via|to) (?:{_SOCIAL}))?|"
+    rf"(?:{_SOCIAL})|"
+    r"click here to .*|click here|tap here to .*|"
+    r"advertisement|advertising|sponsored(?: content)?|ad|"
+    r"(?:story|article) continues below(?: advertisement)?|scroll to continue.*|"
+    r"follow us on .*|join (?:us|our .*) on .*|"
+    r"sign in|log ?in|register|skip to (?:main )?content|listen to this article|"
+    r"(?:(?:photo|image|media|video) (?:copyright|caption|source)|photo|photograph|image|picture|"
+    r"video|foto|фото)(?: credit)?(?:\s*(?:by|:|,))?\s+.{1,100}|"
+    r"related: .*|"
+    r"getty images|"
+    r"(?:by|von|par|por|автор:?) (?-i:[A-ZА-ЯІЇЄҐ][\w.'’-]*)"
+    r"(?:(?: |, | and | & )(?-i:[A-ZА-ЯІЇЄҐ][\w.'’-]*)){0,6}|"
+    r"(?:©|\(c\)|copyright ©|copyright \d{4}).*|all rights reserved\.?|"
+    r"(?:published|updated|last updated)(?: on| at)?:? [\w ,:.+/-]{0,40}\d[\w ,:.+/-]{0,40}|"
+    r"(?:читайте|читати|дивіться|смотрите) (?:також|также|нас)\b.*|"
+    r"(?:підписуйтесь|подписывайтесь|подпишитесь|підпишіться) .*"
+    r")",
+    re.IGNORECASE,
+)
+
+_BANNER_LINE = re.compile(
+    r".*\bcookies?\b.*\b(?:we use|uses|use of|accept|consent|policy|settings|preferences|"
+    r"agree)\b.*|.*\b(?:we use|uses|accept|consent to)\b.*\bcookies?\b.*",
+    re.IGNORECASE,
+)
+
+_SECTION_END = re.compile(
+    r"(?:leave a (?:reply|comment)|related (?:articles|stories|posts|news|coverage)|"
+    r"more (?:articles|stories)|you (?:may|might) also like.*|recommended for you|"
+    r"most (?:read|popular|viewed)|what to read next|\d* ?comments?)",
+    re.IGNORECASE,
+)
+
+_LINE_TAIL = re.compile(
+    r"(?:\s*\bThe post\b.{1,300}?\bappeared first on\b.{0,200}"
+    r"|\s*(?:\[(?:…|\.\.\.)\]|\[(?:read )?more\])"
+    r"|\s*\b(?:continue reading|read more|read the full (?:story|article)|full story|"
+    r"weiterlesen|lire la suite|leggi tutto|seguir leyendo|читать далее|читати далі|"
+    r"читать полностью)\W{0,4})$",
+    re.IGNORECASE,
+)
+
+_CREDIT_TAIL = re.compile(
+    r"(?P<end>^|[.!?…\"”’)\]])\s*[(\[]?(?:photo|photograph|image|picture|foto|фото)"
+    r"(?: credit)?\s*(?:by\b|:)\s*[^()\[\]\n.!?]{1,80}(?:\.\w[^()\[\]\n.!?]{0,40})?[)\]]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def strip_junk(text: str) -> str:
+    """The text without page junk: junk lines dropped, junk phrases cut off line ends.
+
+    A section marker such as "LEAVE A REPLY" or "Related articles" after the first
+    paragraph ends the article: what follows it is a comment form or a list of other
+    headlines, neither of which the rules could recognise line by line.
+    """
+    kept: list[str] = []
+    for raw in text.split("\n"):
+        line = _strip_tail(raw.strip())
+        core = line.strip(_DECORATION)
+        if not core:
+            continue
+        if kept and len(core) <= _MAX_JUNK_LINE and _SECTION_END.fullmatch(core):
+            break
+        if not any(ch.isalnum() for ch in core) or _is_junk_line(core):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _strip_tail(line: str) -> str:
+    """Cut trailing junk phrases, repeatedly: "… [more] Photo: AP" loses both."""
+    while True:
+        shorter = _LINE_TAIL.sub("", line)
+        shorter = _CREDIT_TAIL.sub(lambda m: m.group("end"), shorter).rstrip()
+        if shorter == line:
+            return line
+        line = shorter
+
+
+def _is_junk_line(core: str) -> bool:
+    if len(core) <= _MAX_JUNK_LINE and _JUNK_LINE.fullmatch(core):
+        return True
+    return len(core) <= _MAX_BANNER_LINE and _BANNER_LINE.fullmatch(core) is not None

@@ -1,0 +1,125 @@
+"""HTML for the bot's own replies (welcome, following, settings, sources, stats) [pure].
+
+Alerts and story lists live in `formatting`; this module renders the conversational answers,
+with every outside string escaped through `formatting.escape`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from bot.formatting import escape
+from bot.models import ChatPrefs, DigestMode, Topic
+
+WELCOME = (
+    "<b>conflictbot</b> follows the war news for you.\n"
+    "1. It reads many outlets and merges reports of one event into one story.\n"
+    "2. Follow topics (<code>/follow kursk</code>) or everything (<code>/follow all</code>).\n"
+    "3. Ask any time: <code>/latest</code>, <code>/topic north-korea</code>; /help lists the rest."
+)
+
+
+def error(message: str, example: str | None) -> str:
+    """A polite correction: what was wrong, and a command that works."""
+    text = f"⚠️ {escape(message)}"
+    if example:
+        text += f"\nExample: <code>{escape(example)}</code>"
+    return text
+
+
+def followed(
+    added: Sequence[str], already: Sequence[str], unknown: Sequence[tuple[str, list[str]]]
+) -> str:
+    lines = []
+    if added:
+        lines.append("✅ Following: " + ", ".join(f"<b>{escape(a)}</b>" for a in added))
+    if already:
+        lines.append("Already following: " + ", ".join(escape(a) for a in already))
+    for name, suggestions in unknown:
+        line = f"❓ No topic called <b>{escape(name)}</b>."
+        if suggestions:
+            line += (
+                " Did you mean "
+                + " or ".join(f"<code>{escape(s)}</code>" for s in suggestions)
+                + "?"
+            )
+        else:
+            quoted = f'<code>/follow "{escape(name)}"</code>'
+            line += f" To follow it as a keyword, put it in quotes: {quoted}"
+        lines.append(line)
+    return "\n".join(lines) or "Nothing changed."
+
+
+def unfollowed(removed: Sequence[str], missing: Sequence[str]) -> str:
+    lines = []
+    if removed:
+        lines.append("🔕 Stopped: " + ", ".join(f"<b>{escape(r)}</b>" for r in removed))
+    if missing:
+        lines.append("Not followed here: " + ", ".join(escape(m) for m in missing))
+    return "\n".join(lines) or "Nothing changed."
+
+
+def _hours(prefs: ChatPrefs) -> str:
+    if prefs.quiet_start is None or prefs.quiet_end is None:
+        return "off"
+    return f"{prefs.quiet_start:%H:%M}-{prefs.quiet_end:%H:%M}"
+
+
+def settings_lines(prefs: ChatPrefs) -> list[str]:
+    digest = {DigestMode.OFF: "off (instant alerts)", DigestMode.HOURLY: "hourly"}.get(
+        prefs.digest, f"daily at {prefs.digest_at:%H:%M}" if prefs.digest_at else "daily"
+    )
+    languages = " ".join(sorted(prefs.languages)) or "all"
+    return [
+        f"Time zone: <code>{escape(prefs.timezone)}</code>",
+        f"Quiet hours: {_hours(prefs)}",
+        f"Digest: {digest}",
+        f"Languages: {escape(languages)}",
+    ]
+
+
+def following(
+    everything: bool,
+    topics: Sequence[Topic],
+    keywords: Sequence[str],
+    excludes: Sequence[str],
+    prefs: ChatPrefs | None,
+) -> str:
+    """/following: what this chat (thread) follows, then its settings."""
+    lines = ["<b>This chat follows</b>"]
+    if everything:
+        lines.append("• everything")
+    lines += [f"• {escape(topic.label)} (<code>{escape(topic.key)}</code>)" for topic in topics]
+    lines += [f"• “{escape(word)}”" for word in keywords]
+    lines += [f"• not: {escape(word)}" for word in excludes]
+    if len(lines) == 1:
+        lines.append("nothing yet: try <code>/follow kursk</code> or <code>/follow all</code>")
+    if prefs is not None:
+        lines += ["", "<b>Settings</b>", *settings_lines(prefs)]
+    return "\n".join(lines)
+
+
+def sources_health(
+    rows: Sequence[tuple[str, str, bool, int, str | None, datetime | None]], tz: str
+) -> str:
+    """/sources: name (linked), healthy or failing, last success."""
+    from bot.timing import zone
+
+    if not rows:
+        return "No sources are configured."
+    lines = ["<b>Sources</b>"]
+    for name, url, healthy, failures, error_text, last_ok in rows:
+        mark = "🟢" if healthy else ("🟡" if failures < 5 else "🔴")
+        when = last_ok.astimezone(zone(tz)).strftime("%d %b %H:%M") if last_ok else "never"
+        line = f'{mark} <a href="{escape(url)}">{escape(name)}</a>, last success {when}'
+        if not healthy and error_text:
+            line += f" ({escape(error_text[:80])})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def stats(values: Mapping[str, int | str]) -> str:
+    lines = ["<b>Stats</b>"]
+    lines += [f"{escape(str(key))}: {escape(str(value))}" for key, value in values.items()]
+    return "\n".join(lines)

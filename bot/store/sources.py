@@ -1,0 +1,234 @@
+"""Sources and their fetch state: sync from the file, claim due ones, record results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import SourceRow
+from bot.models import Source, SourceKind
+from bot.store.dialect import dialect_name
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source with what a fetch needs to be conditional and to judge its health."""
+
+    id: int
+    source: Source
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    consecutive_failures: int
+    first_fetch_done: bool
+    outage_notified: bool
+    last_error: str | None
+    last_success_at: datetime | None
+    last_attempt_at: datetime | None
+    next_fetch_at: datetime | None
+    origin: str
+    active: bool
+
+
+def _state(row: SourceRow) -> SourceState:
+    return SourceState(
+        id=row.id,
+        source=Source(
+            name=row.name,
+            url=row.url,
+            kind=SourceKind(row.kind),
+            language=row.language,
+            full_text=row.full_text,
+            breaking=row.breaking,
+        ),
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        consecutive_failures=row.consecutive_failures,
+        first_fetch_done=row.first_fetch_done,
+        outage_notified=row.outage_notified,
+        last_error=row.last_error,
+        last_success_at=row.last_success_at,
+        last_attempt_at=row.last_attempt_at,
+        next_fetch_at=row.next_fetch_at,
+        origin=row.origin,
+        active=row.active,
+    )
+
+
+async def sync_sources(session: AsyncSession, sources: Sequence[Source], now: datetime) -> None:
+    """Make the table match the sources file; chat-added sources are left alone.
+
+    A source whose URL changed starts over (no ETag, and its next items count as backlog).
+    """
+    rows = {row.name: row for row in (await session.scalars(select(SourceRow))).all()}
+    wanted = {source.name for source in sources}
+    for source in sources:
+        row = rows.get(source.name)
+        if row is None:
+            session.add(
+                SourceRow(
+                    name=source.name,
+                    url=source.url,
+                    kind=source.kind.value,
+                    language=source.language,
+                    full_text=source.full_text,
+                    breaking=source.breaking,
+                    origin="file",
+                    active=True,
+                    consecutive_failures=0,
+                    first_fetch_done=False,
+                    outage_notified=False,
+                    next_fetch_at=now,
+                    created_at=now,
+                )
+            )
+            continue
+        if row.url != source.url:
+            row.url, row.etag, row.last_modified, row.body_hash = source.url, None, None, None
+            row.first_fetch_done = False
+        row.kind, row.language = source.kind.value, source.language
+        row.full_text, row.breaking, row.active = source.full_text, source.breaking, True
+    for name, row in rows.items():
+        if row.origin == "file" and name not in wanted:
+            row.active = False
+    await session.flush()
+
+
+async def add_source(session: AsyncSession, source: Source, now: datetime) -> bool:
+    """Add a chat-added source; False when the name or URL is taken already."""
+    taken = await session.scalar(
+        select(SourceRow.id).where((SourceRow.name == source.name) | (SourceRow.url == source.url))
+    )
+    if taken is not None:
+        return False
+    session.add(
+        SourceRow(
+            name=source.name,
+            url=source.url,
+            kind=source.kind.value,
+            language=source.language,
+            full_text=source.full_text,
+            breaking=False,
+            origin="chat",
+            active=True,
+            consecutive_failures=0,
+            first_fetch_done=False,
+            outage_notified=False,
+            next_fetch_at=now,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def remove_source(session: AsyncSession, name: str) -> bool:
+    """Stop polling a source (kept for its stored items); False when no such active source."""
+    row = await session.scalar(
+        select(SourceRow).where(SourceRow.name == name, SourceRow.active.is_(True))
+    )
+    if row is None:
+        row = await session.scalar(
+            select(SourceRow).where(SourceRow.active.is_(True)).where(SourceRow.name.ilike(name))
+        )
+    if row is None:
+        return False
+    row.active = False
+    await session.flush()
+    return True
+
+
+async def list_sources(session: AsyncSession, *, active_only: bool = True) -> list[SourceState]:
+    """All sources, by name."""
+    query = select(SourceRow).order_by(SourceRow.name)
+    if active_only:
+        query = query.where(SourceRow.active.is_(True))
+    return [_state(row) for row in (await session.scalars(query)).all()]
+
+
+async def claim_due_sources(
+    session: AsyncSession, now: datetime, *, lease: timedelta, limit: int = 500, force: bool = False
+) -> list[SourceState]:
+    """Claim the sources due now for this pass, so another instance skips them.
+
+    One UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) RETURNING claims atomically on
+    both engines. `force` claims every active source (the CLI's one-off pass).
+    """
+    due = select(SourceRow.id).where(SourceRow.active.is_(True))
+    if not force:
+        due = due.where((SourceRow.next_fetch_at.is_(None)) | (SourceRow.next_fetch_at <= now))
+    due = due.where((SourceRow.claimed_until.is_(None)) | (SourceRow.claimed_until <= now))
+    due = due.order_by(SourceRow.next_fetch_at).limit(limit)
+    if dialect_name(session) == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(SourceRow)
+        .where(SourceRow.id.in_(due.scalar_subquery()))
+        .values(claimed_until=now + lease, last_attempt_at=now)
+        .returning(SourceRow)
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.scalars(statement)).all()
+    return [_state(row) for row in rows]
+
+
+async def record_success(
+    session: AsyncSession,
+    source_id: int,
+    *,
+    now: datetime,
+    next_fetch_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None,
+) -> None:
+    """A fetch worked (or the source said "not modified"): reset its health."""
+    await session.execute(
+        update(SourceRow)
+        .where(SourceRow.id == source_id)
+        .values(
+            consecutive_failures=0,
+            last_error=None,
+            last_success_at=now,
+            next_fetch_at=next_fetch_at,
+            claimed_until=None,
+            first_fetch_done=True,
+            outage_notified=False,
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
+        )
+    )
+
+
+async def record_failure(
+    session: AsyncSession,
+    source_id: int,
+    *,
+    error: str,
+    next_fetch_at: datetime,
+    failures: int,
+) -> None:
+    """A fetch failed: count it and back off."""
+    await session.execute(
+        update(SourceRow)
+        .where(SourceRow.id == source_id)
+        .values(
+            consecutive_failures=failures,
+            last_error=error[:500],
+            next_fetch_at=next_fetch_at,
+            claimed_until=None,
+        )
+    )
+
+
+async def mark_outage_notified(session: AsyncSession, source_id: int) -> None:
+    """Remember that the admins were told about this outage, so they are told once."""
+    await session.execute(
+        update(SourceRow).where(SourceRow.id == source_id).values(outage_notified=True)
+    )

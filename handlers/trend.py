@@ -1,0 +1,41 @@
+"""/trend [TOPIC]: a chart of stories per day over the last 14 days."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from telegram import Update
+
+from bot import args, charts
+from bot.context import BotContext
+from bot.errors import UserError
+from bot.store import chats, stories
+from handlers.common import where
+
+
+async def trend(update: Update, context: BotContext) -> None:
+    deps = context.deps
+    query = args.parse_query(list(context.args or []), command="/trend")
+    topic = deps.topics.resolve(query) if query else None
+    if query and topic is None:
+        suggestions = [t.key for t in deps.topics.suggest(query)]
+        hint = f"/trend {suggestions[0]}" if suggestions else "/trend kursk"
+        raise UserError(f"No topic called {query!r}.", hint)
+    now = deps.clock()
+    async with deps.sessions() as session:
+        rows = await stories.daily_counts(
+            session, now - timedelta(days=charts.DAYS), topic.key if topic else None
+        )
+        prefs = await chats.get_prefs(session, where(update).chat_id)
+    tz = prefs.timezone if prefs else "UTC"
+    series = charts.count_per_day(rows, now=now, tz=tz)
+    label = topic.label if topic else "all topics"
+    png = await asyncio.to_thread(charts.render_png, series, f"Stories per day: {label}")
+    message = update.effective_message
+    if message is not None:
+        await message.reply_photo(
+            png,
+            caption=f"{sum(series.totals)} stories on {label} over the last {charts.DAYS} days",
+            do_quote=False,
+        )

@@ -1,0 +1,150 @@
+"""bot.junk: page junk goes, the article stays."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.junk import strip_junk
+from bot.normalise import clean_text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "› Subscribe",
+        "Subscribe",
+        "SUBSCRIBE NOW",
+        "Subscribe to our daily briefing",
+        "Sign up for our newsletter",
+        "Get our free newsletter delivered to your inbox — sign up",
+        "LEAVE A REPLY",
+        "Please enter your comment!",
+        "Please enter your name here",
+        "You have entered an incorrect email address!",
+        "The reCAPTCHA verification period has expired. Please reload the page.",
+        "This site is protected by reCAPTCHA and the Google Privacy Policy and Terms of Service apply.",
+        "Save my name, email, and website in this browser for the next time I comment.",
+        "The post Troops advance near Pokrovsk appeared first on Example Outlet.",
+        "Read more",
+        "Read more: Shelling resumes in Kharkiv",
+        "Continue reading…",
+        "Continue reading...",
+        "[…]",
+        "[...]",
+        "We use cookies to improve your experience. By continuing you accept our cookie policy.",
+        "This website uses cookies",
+        "Share this article",
+        "Share on Facebook",
+        "Share",
+        "Twitter",
+        "WhatsApp",
+        "Related articles",
+        "Related: Sanctions on oil exports widen",
+        "More Articles",
+        "More stories",
+        "Click here to read the full report",
+        "Photo: Reuters",
+        "(Photo by Jane Doe/AFP via Getty Images)",
+        "Image caption, Rescuers at the site",
+        "Getty Images",
+        "By John Smith",
+        "By John Smith and Jane Doe",
+        "Advertisement",
+        "Story continues below advertisement",
+        "Published 3 hours ago",
+        "© 2024 Example Media. All rights reserved.",
+        "Follow us on Telegram",
+        "Читайте також: Обстріл Харкова",
+        "Читайте также: Удар по Одессе",
+        "Підписуйтесь на наш Telegram-канал",
+        "Lesen Sie auch: Angriff auf Kiew",
+        "SEE MORE: Talks resume in Geneva",
+        "DON'T MISS",
+        "Strike on depot shown in new footage [VIDEO]",
+        "05.09.2024 | 2:03 min",
+        "¯",
+        "* * *",
+    ],
+)
+def test_junk_lines_are_removed(line: str):
+    """Each of these lines on its own is page furniture, not news."""
+    assert strip_junk(f"Troops advanced near the town on Monday.\n{line}") == (
+        "Troops advanced near the town on Monday."
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Ukraine says it will subscribe to the EU defence plan, officials said.",
+        "By Monday evening, troops had withdrawn from the village.",
+        "Updated guidance was issued by the ministry on Tuesday.",
+        "More on the situation in Kursk will follow tomorrow, the ministry said.",
+        "Also on Monday, Russian forces shelled Kharkiv, killing two people.",
+        "Don't miss the chance to see it, the curator said.",
+        "Share prices in Moscow fell 3% after the announcement.",
+        "The photographer said the images were taken on Sunday.",
+        "The spokesman said cookies and other gifts were sent to soldiers at the front.",
+        "Related developments are expected at the summit.",
+        "Comments by the minister drew criticism from Kyiv.",
+        "Read the statement in full below.",
+    ],
+)
+def test_news_sentences_that_mention_junk_words_stay(line: str):
+    """Real sentences with "subscribe", "share", "By …", "cookies" and so on are kept."""
+    assert strip_junk(f"First paragraph.\n{line}") == f"First paragraph.\n{line}"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Missiles hit Odesa overnight […]", "Missiles hit Odesa overnight"),
+        ("Missiles hit Odesa overnight [...]", "Missiles hit Odesa overnight"),
+        ("Missiles hit Odesa overnight. Continue reading...", "Missiles hit Odesa overnight."),
+        ("Missiles hit Odesa overnight. Read more »", "Missiles hit Odesa overnight."),
+        ("Troops advanced. The post Troops advance appeared first on Example.", "Troops advanced."),
+        ("Drones struck a refinery. Photo: Reuters", "Drones struck a refinery."),
+        ("Drones struck a refinery. (Photo: AFP)", "Drones struck a refinery."),
+        ("Drones struck a refinery. Читать далее", "Drones struck a refinery."),
+        ("Drones struck a refinery [more] Photo: AP", "Drones struck a refinery"),
+    ],
+)
+def test_junk_phrases_are_cut_from_line_ends(line: str, expected: str):
+    """Teaser tails and photo credits go; the sentence before them stays."""
+    assert strip_junk(line) == expected
+
+
+def test_section_markers_end_the_article():
+    """After "Related articles" or a comment form come other headlines, which go too."""
+    text = "Talks resumed in Geneva.\nDelegations met for six hours.\nRelated articles\nSome other headline\nAnother one"
+    assert strip_junk(text) == "Talks resumed in Geneva.\nDelegations met for six hours."
+
+
+def test_a_section_marker_as_the_first_line_does_not_empty_the_text():
+    """A marker before any content is dropped alone; the article after it stays."""
+    assert strip_junk("Comments\nTalks resumed in Geneva.") == "Talks resumed in Geneva."
+
+
+def test_seed_article_loses_its_junk_tail_and_keeps_its_facts(corpus: Path):
+    """The project's seed article: subscribe prompt, comment form, reCAPTCHA and "More
+    Articles" go; the report's paragraphs all stay, unchanged and in order."""
+    raw = (corpus / "seed-article.txt").read_text(encoding="utf-8")
+    cleaned = strip_junk(clean_text(raw))
+    for junk in ("Subscribe", "LEAVE A REPLY", "Please enter", "reCAPTCHA", "More Articles"):
+        assert junk not in cleaned
+    paragraphs = [p.strip() for p in raw.split("\n\n") if p.strip()]
+    facts = paragraphs[: paragraphs.index("› Subscribe")]
+    assert len(facts) > 10
+    assert cleaned.split("\n") == [" ".join(p.split()) for p in facts]
+
+
+def test_strip_junk_is_linear_on_long_lines():
+    """A 400 kB single line of text (a capped 2 MB description) is handled quickly."""
+    text = ("Shelling continued overnight in the region, officials said. " * 7000) + "Photo: AP"
+    started = time.perf_counter()
+    result = strip_junk(text)
+    assert time.perf_counter() - started < 1.0
+    assert not result.endswith("Photo: AP")
