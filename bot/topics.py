@@ -44,8 +44,18 @@ def fold_text(text: str) -> str:
 
 
 def fold_words(text: str) -> list[str]:
-    """The words of `text` as matching sees them (see `fold_text`)."""
-    return _WORD.findall(fold_text(text))
+    """The words of `text` as matching sees them (see `fold_text`): runs of letters/digits.
+
+    Splitting on whitespace first and running the regex only on chunks with punctuation
+    inside gives the same words as `_WORD.findall` on the whole text, faster.
+    """
+    words: list[str] = []
+    for chunk in fold_text(text).split():
+        if chunk.isalnum():
+            words.append(chunk)
+        else:
+            words.extend(_WORD.findall(chunk))
+    return words
 
 
 @dataclass(eq=False, slots=True)
@@ -87,7 +97,7 @@ def _spellings(word: str) -> tuple[str, ...]:
 
 
 class _Matcher:
-    """A trie of keyword word sequences, each ending in a set of labels."""
+    """A trie of keyword word sequences, each ending in a set of labels; thread-safe to read."""
 
     __slots__ = ("_live", "_memo", "_root")
 
@@ -109,9 +119,8 @@ class _Matcher:
         found: set[str] = set()
         if not starters:
             return found
-        memo = self._memo
         for start in [i for i, word in enumerate(words) if word in starters]:
-            nodes = memo[words[start]]
+            nodes = starters[words[start]]
             position = start + 1
             while nodes:
                 for node in nodes:
@@ -124,22 +133,25 @@ class _Matcher:
                 position += 1
         return found
 
-    def _starters(self, words: set[str]) -> set[str]:
-        """Those of `words` that begin a keyword, with set operations for the common case.
+    def _starters(self, words: set[str]) -> dict[str, list[_Node]]:
+        """Those of `words` that begin a keyword, with the nodes they lead to.
 
         The first step of a word from the root is remembered (news vocabulary repeats a
-        lot); the memo starts over when it grows past `_CACHE_LIMIT` distinct words.
+        lot), so most texts cost a few set operations; the memo starts over when it grows
+        past `_CACHE_LIMIT` distinct words. The result is a fresh dict, so a reset by another
+        thread in between cannot break a match in progress.
         """
-        unseen = words.difference(self._memo)
-        if len(self._memo) + len(unseen) > _CACHE_LIMIT:
-            self._memo.clear()
+        memo = self._memo
+        unseen = words.difference(memo)
+        if len(memo) + len(unseen) > _CACHE_LIMIT:
+            memo.clear()
             self._live.clear()
             unseen = words
         for word in unseen:
-            nodes = self._memo[word] = self._root.step(word)
+            nodes = memo[word] = self._root.step(word)
             if nodes:
                 self._live.add(word)
-        return words & self._live
+        return {word: memo.get(word) or self._root.step(word) for word in words & self._live}
 
 
 def parse_keyword(keyword: str) -> tuple[tuple[str, bool], ...]:
