@@ -10,6 +10,7 @@ import difflib
 import re
 import unicodedata
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from functools import lru_cache
@@ -20,8 +21,10 @@ from bot.models import DigestMode
 MAX_ARG_CHARS = 200
 MAX_TERMS = 10
 MAX_TERM_CHARS = 60
+MAX_NAME_WORDS = 4
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 _HHMM = re.compile(r"^(\d{1,2})(?::|\.|h)?(\d{2})?$")
+_OFFSET = re.compile(r"^(?:utc|gmt)([+-])(\d{1,2})(?::?00)?$")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 
 
@@ -34,17 +37,23 @@ class Term:
 
 
 def _clean(text: str) -> str:
-    """NFC, no control characters, folded whitespace."""
+    """NFC, folded whitespace; invisible format characters dropped, control characters spaced.
+
+    Zero-width spaces and bidi overrides (category Cf) are removed rather than turned into
+    spaces, so `kur\u200bsk` reads as the `kursk` it looks like.
+    """
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = "".join(
+        ch if ch.isprintable() else ("" if unicodedata.category(ch) == "Cf" else " ") for ch in text
+    )
     return " ".join(text.split())
 
 
-def tokens(text: str) -> list[str]:
+def tokens(text: str, *, example: str = "/help") -> list[str]:
     """Split arguments on whitespace, keeping "quoted phrases" (any quote style) together."""
     text = _clean(text)
     if len(text) > MAX_ARG_CHARS * 5:
-        raise UserError("That is too long for a command.", "/help")
+        raise UserError("That is too long for a command.", example)
     parts: list[str] = []
     for match in re.finditer(r'(-?)"([^"]*)"?|(\S+)', text.translate(_QUOTES)):
         if match.group(3) is not None:
@@ -54,13 +63,19 @@ def tokens(text: str) -> list[str]:
     return parts
 
 
+def command_addressee(text: str) -> str:
+    """The bot a command names (`/latest@OtherBot 3` -> "otherbot"), casefolded; "" if none."""
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    return first.partition("@")[2].casefold() if first.startswith("/") else ""
+
+
 def parse_count(
     args: list[str], *, default: int = 5, low: int = 1, high: int = 20, command: str = "/latest"
 ) -> int:
     """A count such as `/latest 3`; missing means the default."""
     if not args:
         return default
-    if len(args) > 1 or not args[0].isdigit():
+    if len(args) > 1 or not (args[0].isascii() and args[0].isdigit()):
         raise UserError(f"{command} takes one number from {low} to {high}.", f"{command} {default}")
     value = int(args[0]) if len(args[0]) < 6 else high + 1
     if not low <= value <= high:
@@ -131,13 +146,17 @@ def _zones() -> dict[str, str]:
 
 
 def parse_timezone(args: list[str]) -> str:
-    """An IANA zone name such as Europe/Kyiv, matched case-insensitively, with a suggestion."""
+    """An IANA zone name such as Europe/Kyiv, matched case-insensitively, with a suggestion.
+
+    A city alone (`kyiv`) finds its zone, and a fixed offset (`UTC+3`) becomes `Etc/GMT-3`
+    (the Etc names count the other way round, which nobody should have to know).
+    """
     example = "/timezone Europe/Kyiv"
     if len(args) != 1 or len(args[0]) > 60:
         raise UserError("Give one IANA time zone name.", example)
     wanted = args[0].strip().replace(" ", "_").casefold()
     aliases = {"kiev": "europe/kyiv", "kyiv": "europe/kyiv", "utc": "utc", "gmt": "utc"}
-    wanted = aliases.get(wanted, wanted)
+    wanted = aliases.get(wanted, _offset_zone(wanted) or wanted)
     zones = _zones()
     if wanted in zones:
         return zones[wanted]
@@ -152,6 +171,20 @@ def parse_timezone(args: list[str]) -> str:
     return _raise(message, f"/timezone {hint}" if hint else example)
 
 
+def _offset_zone(wanted: str) -> str | None:
+    """`utc+3` -> `etc/gmt-3`; None for anything else; an offset no zone has is refused."""
+    match = _OFFSET.match(wanted)
+    if match is None:
+        return None
+    hours = int(match.group(2))
+    if hours > 14:
+        raise UserError("Offsets go from UTC-12 to UTC+14.", "/timezone UTC+3")
+    if hours == 0:
+        return "utc"
+    sign = "-" if match.group(1) == "+" else "+"
+    return f"etc/gmt{sign}{hours}"
+
+
 def _raise(message: str, example: str) -> str:
     raise UserError(message, example)
 
@@ -163,40 +196,78 @@ def parse_languages(args: list[str]) -> frozenset[str]:
         raise UserError("Give language codes, or all.", example)
     if [arg.lower() for arg in args] == ["all"]:
         return frozenset()
-    codes = {arg.lower().strip(",") for arg in args}
+    codes = {code for arg in args for code in arg.lower().split(",") if code}
     bad = sorted(code for code in codes if not LANGUAGE_CODE.match(code))
     if bad or len(codes) > 10:
         raise UserError("Languages are two-letter codes such as en, uk or ru.", example)
     return frozenset(codes)
 
 
-def parse_terms(text: str, *, command: str = "/follow") -> list[Term]:
-    """`/follow kursk "Zaporizhzhia plant" -football` -> terms; `all` alone means everything."""
+def parse_terms(
+    text: str,
+    *,
+    command: str = "/follow",
+    is_topic: Callable[[str], bool] = lambda name: False,
+) -> list[Term]:
+    """`/follow kursk "Zaporizhzhia plant" -football` -> terms; `all` alone means everything.
+
+    Bare words are grouped into topic names of up to four words when `is_topic` knows the
+    group (`North Korea`); a run of bare words of which none names a topic stays one name
+    (`/follow foo bar` -> "foo bar"), so the answer can offer it as a quoted keyword.
+    """
     example = f'{command} kursk "Zaporizhzhia plant" -football'
-    parts = tokens(text)
+    parts = tokens(text, example=example)
     if not parts:
         raise UserError('Name a topic, a "phrase" in quotes, or all.', example)
     if len(parts) > MAX_TERMS:
         raise UserError(f"At most {MAX_TERMS} at a time.", example)
     terms: list[Term] = []
+    run: list[str] = []
     for part in parts:
-        exclude = part.startswith("-") and len(part) > 1
-        body = part[1:] if exclude else part
-        quoted = body.startswith('"') and body.endswith('"') and len(body) >= 2
-        value = _clean(body.strip('"'))
-        if len(value) > MAX_TERM_CHARS:
-            raise UserError(f"Keep each term under {MAX_TERM_CHARS} characters.", example)
-        if len(value) < 2 or not any(ch.isalnum() for ch in value):
-            raise UserError(f"{value[:20]!r} is too short to follow.", example)
-        if exclude:
-            terms.append(Term("exclude", value))
-        elif quoted:
-            terms.append(Term("phrase", value))
-        elif value.lower() in {"all", "everything", "*"}:
-            terms.append(Term("all", "all"))
-        else:
-            terms.append(Term("name", value))
-    return terms
+        term = _term(part, example)
+        if term.kind == "name":
+            run.append(term.value)
+            continue
+        terms += _names(run, is_topic)
+        run = []
+        terms.append(term)
+    return terms + _names(run, is_topic)
+
+
+def _term(part: str, example: str) -> Term:
+    """One token as a term: `-word` excludes, `"a b"` is a phrase, `all` is everything."""
+    exclude = part.startswith("-") and len(part) > 1
+    body = part[1:] if exclude else part
+    quoted = body.startswith('"') and body.endswith('"') and len(body) >= 2
+    value = _clean(body.strip('"'))
+    if len(value) > MAX_TERM_CHARS:
+        raise UserError(f"Keep each term under {MAX_TERM_CHARS} characters.", example)
+    if sum(ch.isalnum() for ch in value) < 2:  # "(a+)+$" would follow every "a"
+        raise UserError(f"{value[:20]!r} is too short to follow.", example)
+    if exclude:
+        return Term("exclude", value)
+    if quoted:
+        return Term("phrase", value)
+    if value.casefold() in {"all", "everything", "*"}:
+        return Term("all", "all")
+    return Term("name", value)
+
+
+def _names(words: list[str], is_topic: Callable[[str], bool]) -> list[Term]:
+    """Bare words as topic names: the longest known group at each place, else one word."""
+    names: list[str] = []
+    start = 0
+    while start < len(words):
+        longest = min(MAX_NAME_WORDS, len(words) - start)
+        size = next(
+            (n for n in range(longest, 1, -1) if is_topic(" ".join(words[start : start + n]))), 1
+        )
+        names.append(" ".join(words[start : start + size]))
+        start += size
+    joined = " ".join(words)
+    if len(names) > 1 and not any(map(is_topic, names)) and len(joined) <= MAX_TERM_CHARS:
+        names = [joined]
+    return [Term("name", name) for name in names]
 
 
 def parse_query(args: list[str], *, command: str = "/topic") -> str:

@@ -7,16 +7,73 @@ with every outside string escaped through `formatting.escape`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, time
 
 from bot.formatting import escape
-from bot.models import ChatPrefs, DigestMode, Topic
+from bot.models import ChatPrefs, DigestMode, Story, Topic
+from bot.timing import zone
 
 WELCOME = (
     "<b>conflictbot</b> follows the war news for you.\n"
     "1. It reads many outlets and merges reports of one event into one story.\n"
     "2. Follow topics (<code>/follow kursk</code>) or everything (<code>/follow all</code>).\n"
     "3. Ask any time: <code>/latest</code>, <code>/topic north-korea</code>; /help lists the rest."
+)
+
+STOPPED = "👋 Stopped. Everything about this chat is deleted; /start brings me back."
+NOT_STOPPED = "Nothing changed: alerts go on as before."
+
+
+STOP_QUESTION = "Stop all alerts here and delete everything stored about this chat?"
+
+
+def timezone_set(zone: str) -> str:
+    return f"🕒 Time zone set to <code>{escape(zone)}</code>."
+
+
+def quiet_set(hours: tuple[time, time] | None, zone: str) -> str:
+    """The answer to /quiet: the hours in the chat's zone, or that there are none."""
+    if hours is None:
+        return "🔔 Quiet hours are off."
+    start, end = hours
+    return (
+        f"🌙 Quiet from {start:%H:%M} to {end:%H:%M} ({escape(zone)}); "
+        "what arrives then comes as one catch-up message after."
+    )
+
+
+def digest_set(mode: DigestMode, at: time | None) -> str:
+    """The answer to /digest (a daily digest without a time is at 08:00, as parsed)."""
+    if mode is DigestMode.OFF:
+        return "🔔 Instant alerts: each story as it arrives."
+    if mode is DigestMode.HOURLY:
+        return "🗞 One digest an hour instead of single alerts."
+    when = f"{at:%H:%M}" if at else "08:00"
+    return f"🗞 One digest a day at {when} (your time zone) instead of single alerts."
+
+
+def languages_set(codes: frozenset[str]) -> str:
+    return f"🌐 Stories in: {escape(' '.join(sorted(codes)) or 'all languages')}."
+
+
+def outlet_names(story: Story) -> str:
+    """Plain text naming a story's outlets, for a button's pop-up (no HTML there)."""
+    names = list(dict.fromkeys(item.source for item in story.items)) or [story.source]
+    return f"{len(names)} outlets: " + ", ".join(names)
+
+
+def muted(topic: Topic) -> str:
+    return f"🔕 Muted <b>{escape(topic.label)}</b>."
+
+
+def unmuted(topic: Topic) -> str:
+    return f"🔔 Following <b>{escape(topic.label)}</b> again."
+
+
+GROUP_HELLO = (
+    "Hello! I post conflict news alerts here.\n"
+    "An admin chooses what: <code>/follow kursk</code> or <code>/follow all</code>.\n"
+    "Anyone can ask <code>/latest</code> or <code>/topic north-korea</code>; /help lists the rest."
 )
 
 
@@ -49,6 +106,16 @@ def followed(
             line += f" To follow it as a keyword, put it in quotes: {quoted}"
         lines.append(line)
     return "\n".join(lines) or "Nothing changed."
+
+
+def no_matches(query: str, suggestions: Sequence[str]) -> str:
+    """A search that found nothing: say so, and offer topics that look like the query."""
+    text = f"No stories match “{escape(query)}” yet."
+    if suggestions:
+        text += " Topics: " + ", ".join(f"<code>/topic {escape(s)}</code>" for s in suggestions)
+    else:
+        text += " <code>/topic</code> lists the topics."
+    return text
 
 
 def unfollowed(removed: Sequence[str], missing: Sequence[str]) -> str:
@@ -104,8 +171,6 @@ def sources_health(
     rows: Sequence[tuple[str, str, bool, int, str | None, datetime | None]], tz: str
 ) -> str:
     """/sources: name (linked), healthy or failing, last success."""
-    from bot.timing import zone
-
     if not rows:
         return "No sources are configured."
     lines = ["<b>Sources</b>"]
@@ -119,7 +184,8 @@ def sources_health(
     return "\n".join(lines)
 
 
-def stats(values: Mapping[str, int | str]) -> str:
-    lines = ["<b>Stats</b>"]
+def stats(values: Mapping[str, int | str], title: str = "Stats") -> str:
+    """/stats and /health: a bold title, then one `name: value` line each."""
+    lines = [f"<b>{escape(title)}</b>"]
     lines += [f"{escape(str(key))}: {escape(str(value))}" for key, value in values.items()]
     return "\n".join(lines)

@@ -64,7 +64,7 @@ COMMANDS: tuple[Command, ...] = (
         "follow",
         follow.follow,
         'alerts for topics, "phrases", -exclusions or all',
-        '/follow kursk "Zaporizhzhia plant"',
+        '/follow kursk "Zaporizhzhia plant" -football',
         aliases=("subscribe",),
     ),
     Command(
@@ -74,7 +74,12 @@ COMMANDS: tuple[Command, ...] = (
         "/unfollow kursk",
         aliases=("unsubscribe",),
     ),
-    Command("following", follow.following, "what this chat follows and its settings", "/following"),
+    Command(
+        "following",
+        follow.following,
+        "what this chat follows and its settings, with buttons to remove",
+        "/following",
+    ),
     Command(
         "digest",
         prefs.digest,
@@ -111,8 +116,9 @@ COMMANDS: tuple[Command, ...] = (
 
 
 def help_rows(*, include_admin: bool = False) -> list[tuple[str, str, str]]:
+    """(names, description, example) for /help: `/follow, /subscribe` with its aliases."""
     return [
-        (f"/{c.name}", c.description, c.example)
+        (", ".join(f"/{name}" for name in (c.name, *c.aliases)), c.description, c.example)
         for c in COMMANDS
         if include_admin or not c.admin_only
     ]

@@ -59,7 +59,7 @@ async def health(update: Update, context: BotContext) -> None:
         "fetch passes": deps.counters.get("fetch_passes", 0),
         "alerts sent (this process)": deps.counters.get("delivery_sent", 0),
     }
-    await reply(update, replies.stats(values).replace("Stats", "Health", 1))
+    await reply(update, replies.stats(values, title="Health"))
 
 
 async def add_source(update: Update, context: BotContext) -> None:
@@ -82,6 +82,7 @@ async def add_source(update: Update, context: BotContext) -> None:
 
 
 async def remove_source(update: Update, context: BotContext) -> None:
+    """Stop polling a source by name (its stories stay)."""
     name = args.parse_query(list(context.args or []), command="/removesource")
     if not name:
         raise UserError("Name the source to remove.", "/removesource Example Outlet")

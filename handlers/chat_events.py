@@ -7,20 +7,15 @@ import logging
 from telegram import Update
 from telegram.constants import ChatMemberStatus
 
-from bot import replies
+from bot import args, replies
 from bot.context import BotContext
 from bot.store import chats
-from handlers.common import remember_chat, reply
+from handlers.common import is_group, remember_chat, reply
 from handlers.stories import show_topic
 
 log = logging.getLogger(__name__)
 
 GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
-GROUP_HELLO = (
-    "Hello! I post conflict news alerts here.\n"
-    "An admin chooses what: <code>/follow kursk</code> or <code>/follow all</code>.\n"
-    "Anyone can ask <code>/latest</code> or <code>/topic north-korea</code>; /help lists the rest."
-)
 
 
 async def membership(update: Update, context: BotContext) -> None:
@@ -40,7 +35,7 @@ async def membership(update: Update, context: BotContext) -> None:
     if not was_in and change.chat.type != "private":
         if change.chat.type == "channel":
             return
-        await context.bot.send_message(change.chat.id, GROUP_HELLO, parse_mode="HTML")
+        await context.bot.send_message(change.chat.id, replies.GROUP_HELLO, parse_mode="HTML")
 
 
 async def migrated(update: Update, context: BotContext) -> None:
@@ -55,6 +50,12 @@ async def migrated(update: Update, context: BotContext) -> None:
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
+    """A hint to /help; in a group, a command addressed to another bot is not ours to answer."""
+    message = update.effective_message
+    addressee = args.command_addressee(message.text or "" if message else "")
+    others = addressee not in ("", context.bot.username.casefold())
+    if others and is_group(update.effective_chat):
+        return
     await reply(update, replies.error("I don't know that command.", "/help"))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from telegram import Chat, ChatMember, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram import Chat, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
 
 from bot import buttons
 from bot.context import BotContext
@@ -80,35 +80,74 @@ async def reply(
     )
 
 
-async def is_chat_admin(context: BotContext, chat_id: int, user_id: int) -> bool:
-    """Is this user an administrator of the chat? Asked with getChatMember, cached briefly."""
-    cache: dict[tuple[int, int], tuple[float, bool]] = context.bot_data.extras.setdefault(
+async def edit(update: Update, text: str, keyboard: buttons.Keyboard | None = None) -> None:
+    """Rewrite the message a button was pressed under (HTML); no keyboard removes the buttons.
+
+    A repeated press (a double tap, forged data) asks for the text the message already has;
+    Telegram refuses that as "message is not modified", which here means done.
+    """
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    try:
+        await query.edit_message_text(
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=to_markup(keyboard) if keyboard else None,
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:
+        if "not modified" not in exc.message:
+            raise
+
+
+async def chat_admins(context: BotContext, chat_id: int) -> frozenset[int]:
+    """The user ids of a chat's administrators (the bot too when it is one), cached briefly.
+
+    One getChatAdministrators answers for every member and for the bot itself, so a busy group
+    costs one call per ADMIN_CACHE_S rather than one per command. A chat we cannot ask (the bot
+    was removed, the name is wrong) has no administrators we know of.
+    """
+    cache: dict[int, tuple[float, frozenset[int]]] = context.bot_data.extras.setdefault(
         "admin_cache", {}
     )
-    key = (chat_id, user_id)
-    cached = cache.get(key)
+    cached = cache.get(chat_id)
     if cached and cached[0] > time.monotonic():
         return cached[1]
     try:
-        member: ChatMember = await context.bot.get_chat_member(chat_id, user_id)
-        allowed = member.status in ADMIN_STATUSES
+        members = await context.bot.get_chat_administrators(chat_id)
+        admins = frozenset(m.user.id for m in members if m.status in ADMIN_STATUSES)
     except TelegramError:
-        allowed = False
-    cache[key] = (time.monotonic() + ADMIN_CACHE_S, allowed)
-    return allowed
+        admins = frozenset()
+    cache[chat_id] = (time.monotonic() + ADMIN_CACHE_S, admins)
+    return admins
+
+
+async def is_chat_admin(context: BotContext, chat_id: int, user_id: int) -> bool:
+    """Is this user (or the bot) an administrator of the chat?"""
+    return user_id in await chat_admins(context, chat_id)
 
 
 async def require_manager(update: Update, context: BotContext) -> Where:
-    """Only group admins may change a group's follows and settings; anyone in a private chat.
+    """Only admins may change a group's or a channel's follows and settings; anyone their own.
 
-    In a channel the post itself comes from an admin (only admins can post), so it is allowed.
+    A channel post comes from an admin (only admins can post), so it is allowed; a button
+    under a channel post can be pressed by any reader, so the presser is checked.
     """
     place = await remember_chat(update, context)
-    if place.chat_type in (ChatType.PRIVATE, ChatType.CHANNEL):
+    if place.chat_type == ChatType.PRIVATE:
+        return place
+    if place.chat_type == ChatType.CHANNEL and update.channel_post is not None:
         return place
     if place.user_id is None or not await is_chat_admin(context, place.chat_id, place.user_id):
-        raise UserError("Only admins of this group can change what it follows and its settings.")
+        kind = "channel" if place.chat_type == ChatType.CHANNEL else "group"
+        raise UserError(f"Only admins of this {kind} can change what it follows and its settings.")
     return place
+
+
+def is_channel(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.CHANNEL
 
 
 def is_group(chat: Chat | None) -> bool:

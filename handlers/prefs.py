@@ -1,12 +1,15 @@
-"""/timezone, /quiet, /digest, /language and /stop: a chat's settings."""
+"""/timezone, /quiet, /digest, /language and /stop: a chat's settings.
+
+Arguments are checked first, so a mistake gets its correction whoever made it; then only a
+manager of the chat (anyone in a private chat, admins in groups) may change anything.
+"""
 
 from __future__ import annotations
 
 from telegram import Update
 
-from bot import args, buttons
+from bot import args, buttons, replies
 from bot.context import BotContext
-from bot.models import DigestMode
 from bot.store import chats
 from handlers.common import reply, require_manager
 
@@ -17,7 +20,7 @@ async def timezone(update: Update, context: BotContext) -> None:
     place = await require_manager(update, context)
     async with context.deps.sessions() as session, session.begin():
         await chats.update_settings(session, place.chat_id, timezone=zone)
-    await reply(update, f"🕒 Time zone set to <code>{zone}</code>.")
+    await reply(update, replies.timezone_set(zone))
 
 
 async def quiet(update: Update, context: BotContext) -> None:
@@ -33,14 +36,7 @@ async def quiet(update: Update, context: BotContext) -> None:
             quiet_end=end.strftime("%H:%M") if end else None,
         )
         prefs = await chats.get_prefs(session, place.chat_id)
-    if start is None or end is None or prefs is None:
-        await reply(update, "🔔 Quiet hours are off.")
-        return
-    await reply(
-        update,
-        f"🌙 Quiet from {start:%H:%M} to {end:%H:%M} ({prefs.timezone}); "
-        "what arrives then comes as one catch-up message after.",
-    )
+    await reply(update, replies.quiet_set(hours, prefs.timezone if prefs else "UTC"))
 
 
 async def digest(update: Update, context: BotContext) -> None:
@@ -54,11 +50,7 @@ async def digest(update: Update, context: BotContext) -> None:
             digest=mode.value,
             digest_at=at.strftime("%H:%M") if at else None,
         )
-    text = {
-        DigestMode.OFF: "🔔 Instant alerts: each story as it arrives.",
-        DigestMode.HOURLY: "🗞 One digest an hour instead of single alerts.",
-    }.get(mode, f"🗞 One digest a day at {at:%H:%M} (your time zone) instead of single alerts.")
-    await reply(update, text)
+    await reply(update, replies.digest_set(mode, at))
 
 
 async def language(update: Update, context: BotContext) -> None:
@@ -67,15 +59,10 @@ async def language(update: Update, context: BotContext) -> None:
     place = await require_manager(update, context)
     async with context.deps.sessions() as session, session.begin():
         await chats.update_settings(session, place.chat_id, languages=" ".join(sorted(codes)))
-    shown = " ".join(sorted(codes)) or "all languages"
-    await reply(update, f"🌐 Stories in: {shown}.")
+    await reply(update, replies.languages_set(codes))
 
 
 async def stop(update: Update, context: BotContext) -> None:
     """Ask before stopping everything and deleting this chat's data."""
     await require_manager(update, context)
-    await reply(
-        update,
-        "Stop all alerts here and delete everything stored about this chat?",
-        buttons.stop_keyboard(),
-    )
+    await reply(update, replies.STOP_QUESTION, buttons.stop_keyboard())

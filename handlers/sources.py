@@ -11,6 +11,7 @@ from handlers.common import reply, where
 
 
 async def list_sources(update: Update, context: BotContext) -> None:
+    """Every active source: healthy or failing, and when it last worked (chat's time zone)."""
     place = where(update)
     async with context.deps.sessions() as session:
         states = await sources.list_sources(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
@@ -14,6 +15,7 @@ from bot.models import ChatPrefs, DigestMode
 from bot.store.dialect import insert_for
 
 MAX_FOLLOWS = 50
+MAX_FOLLOW_ID = 2**31 - 1  # follow.id is a 32-bit INTEGER
 
 
 class FollowKind(StrEnum):
@@ -98,10 +100,16 @@ async def chat_type(session: AsyncSession, chat_id: int) -> str | None:
     return await session.scalar(select(ChatRow.type).where(ChatRow.id == chat_id))
 
 
-async def find_chat_by_username(session: AsyncSession, username: str) -> int | None:
-    return await session.scalar(
-        select(ChatRow.id).where(func.lower(ChatRow.username) == username.lower().lstrip("@"))
+async def find_chat_by_username(
+    session: AsyncSession, username: str, *, chat_type: str | None = None
+) -> int | None:
+    """The id of the active chat known by @username (of one type, if given), or None."""
+    query = select(ChatRow.id).where(
+        func.lower(ChatRow.username) == username.lower().lstrip("@"), ChatRow.active.is_(True)
     )
+    if chat_type is not None:
+        query = query.where(ChatRow.type == chat_type)
+    return await session.scalar(query.limit(1))
 
 
 async def update_settings(session: AsyncSession, chat_id: int, **values: object) -> None:
@@ -135,6 +143,32 @@ async def add_follow(
     return result.scalar() is not None
 
 
+async def add_follows(
+    session: AsyncSession,
+    chat_id: int,
+    thread_id: int,
+    wanted: Sequence[tuple[FollowKind, str]],
+    now: datetime,
+) -> list[bool]:
+    """Follow several things; for each, whether it is new (False: followed already)."""
+    return [
+        await add_follow(session, chat_id, thread_id, kind, value, now) for kind, value in wanted
+    ]
+
+
+async def remove_first(
+    session: AsyncSession,
+    chat_id: int,
+    thread_id: int,
+    candidates: Sequence[tuple[FollowKind, str]],
+) -> int | None:
+    """Remove the first of `candidates` that is followed; its index, or None if none was."""
+    for index, (kind, value) in enumerate(candidates):
+        if await remove_follow(session, chat_id, thread_id, kind, value):
+            return index
+    return None
+
+
 async def remove_follow(
     session: AsyncSession, chat_id: int, thread_id: int, kind: FollowKind, value: str
 ) -> bool:
@@ -152,6 +186,13 @@ async def remove_follow(
 
 
 async def remove_follow_by_id(session: AsyncSession, chat_id: int, follow_id: int) -> Follow | None:
+    """Remove one follow of this chat by id (a /following button); None if it is not there.
+
+    The id comes from callback data, which anyone can forge: one beyond the column's range
+    is simply not there (PostgreSQL would refuse to compare it).
+    """
+    if not 0 < follow_id <= MAX_FOLLOW_ID:
+        return None
     row = await session.scalar(
         select(FollowRow).where(FollowRow.id == follow_id, FollowRow.chat_id == chat_id)
     )
