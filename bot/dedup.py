@@ -4,14 +4,16 @@ Exact repeats (canonical URL, GUID, content hash) are the database's unique keys
 finds the *reworded* reports of one event (other outlets, or the same outlet's update under a
 new URL). The cost per item stays flat however many stories are stored:
 
-1. `signature()` turns title + lede into a MinHash over normalised content tokens;
-2. `band_keys()` cuts it into LSH bands, each hashed to a signed 64-bit key. The store keeps
-   rows `(band_key, story_id, published_at)` and, for a new item, loads the items of the
-   stories that share a key inside the time window: a handful, not the archive;
-3. `choose_story()` verifies those candidates, because headlines are short and reworded and a
-   raw MinHash estimate alone is noisy (see `match_margin`).
+1. `signature()` turns title + lede into a MinHash over normalised content tokens, plus the
+   few counts the lede states (`Facts`: the toll, numbers of drones or missiles);
+2. `band_keys()` cuts the MinHash into one-value LSH bands, each hashed to a signed 64-bit
+   key. The store keeps rows `(band_key, story_id, published_at)` and, for a new item, loads
+   the items of the stories sharing the most keys inside the time window: a bounded handful,
+   not the archive. One-value bands find reworded reports that share only a few words;
+3. `choose_story()` is the strict second stage: it drops the stories whose counts contradict
+   the report (`conflicts`) and joins the best remaining item that clears `match_margin`.
 
-`ClusterIndex` runs the same three steps over in-memory rows, for the benchmark and tests.
+bench/dedup_eval.py runs the same three steps over in-memory rows (`ClusterIndex`).
 
 Stories are per language: token hashes are salted with the article's language, so an English
 and a Ukrainian report of one event stay two stories, each delivered to the chats that read
@@ -23,14 +25,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import struct
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Protocol
+from functools import cache, lru_cache
+from itertools import chain
 
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
@@ -38,28 +42,35 @@ from datasketch.hashfunc import sha1_hash32
 log = logging.getLogger(__name__)
 
 NUM_PERM = 128
-BAND_ROWS = 2
-BANDS = NUM_PERM // BAND_ROWS
+BANDS = 64  # one MinHash value per band, the first BANDS of them
 DEFAULT_WINDOW = timedelta(hours=72)
 
-# Verification, tuned on bench/data/dedup_events.toml (see bench/dedup_eval.py). A candidate
-# item is joined when  0.5*similarity + 0.4*coverage + 0.1*title_overlap  reaches a bar that
-# rises from 0.24 (same minute) to 0.64 (48 h apart or more): reports of one event come in
-# within hours, while the look-alikes that must stay apart (another strike on the same city,
-# another ship in the same port) come a day or two later.
+# Verification, tuned on the even time-blocks of bench/data/dedup_events.toml and checked on
+# the odd ones (bench/dedup_eval.py prints both). A candidate item is joined when
+#   0.5*similarity + 0.4*coverage + 0.1*title_overlap + 0.1*shared_number
+# reaches a bar that rises from 0.24 (same minute) to 0.64 (48 h apart or more): reports of
+# one event come in within hours, while the look-alikes that must stay apart (another strike
+# on the same city, another ship in the same port) come a day or two later.
 _W_SIMILARITY = 0.5
 _W_COVERAGE = 0.4
 _W_OVERLAP = 0.1
+_W_NUMBER = 0.1  # both state the same number above 2: "34 drones", "390 prisoners"
 _BAR = 0.24
 _BAR_RISE = 0.4
 _BAR_RISE_OVER = timedelta(hours=48)
+_SPREAD_POWER = 1.5  # a title word shared by k candidate stories weighs 1/k**1.5
 _MIN_SIMILARITY = 0.1  # below this the titles agree by chance (the usual war vocabulary)
 
-_SCHEME = b"conflictbot-dedup-1"  # in every band key: a changed scheme never meets old rows
+_SCHEME = b"conflictbot-dedup-2"  # in every band key: a changed scheme never meets old rows
+_BAND_PREFIXES = tuple(_SCHEME + band.to_bytes(2, "little") for band in range(BANDS))
 _EMPTY = 0xFFFFFFFF  # datasketch's slot value when no token was seen
 _STEM = 5  # letters kept after the ending is cut: Харкові/Харкова and drone/drones meet
 _LEDE_TOKENS = 40  # body tokens used: the lede carries the facts, the rest is the outlet's own
-_SIGNATURE_BYTES = 4 * NUM_PERM
+_LEDE_CHARS = 3000  # enough text for the lede of any report; a full article is not read on
+_MINHASH = struct.Struct(f"<{NUM_PERM}I")
+_FACTS = struct.Struct("<IIBB")  # killed, injured, counted kinds (bits), how many numbers
+_MAX_NUMBERS = 16
+_U32 = 0xFFFFFFFF
 
 _STOP_TEXT = """
     a an the and or but if of in on at to for from by with without into onto over under about
@@ -75,7 +86,8 @@ _STOP_TEXT = """
     щодо після перед заявив заявила повідомив повідомила повідомили сказав каже понад
     и во к ко с со от о об между что это этот эта эти тот те он она они оно ее ли
     уже еще когда кто который которая которое которые был была были будет есть после
-    заявил заявила сообщил сообщила сообщили сказал более
+    заявил заявила сообщил сообщила сообщили сказал более из под его их также как где но бы
+    чем при этом том
 """
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
 _NUMBER_WORDS = {
@@ -108,41 +120,65 @@ _ENDINGS_TEXT = """ими ами ями ого ому его ему ою ею о
 ам ям ах ях ов ев ів ей ой ую юю ться тся ся ли ла ло ть ти ю у а я о е і ї и ы й ь є"""
 _CYRILLIC_ENDINGS = sorted(_ENDINGS_TEXT.split(), key=len, reverse=True)
 _FOLD = str.maketrans({"’": "", "'": "", "ʼ": "", "`": "", "ё": "е"})
+_POSSESSIVE = re.compile(r"(?<=[a-z])['’ʼ]s\b")
 _THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f](?=\d{3}\b)")
 _TOKEN = re.compile(r"\d+|[^\W\d_]+")
+_NOBODY = re.compile(r"\bno one\b")  # not a count of one
+# Clause breaks: a number belongs to the casualty word of its own clause ("killed 41 and
+# wounded 180", "загинули 12 людей, ще 43 поранені").
+_CLAUSE = re.compile(
+    r"[.,;:!?()\[\]—–]|\b(?:and|but|while|when|as|after|але|коли|після|но|когда|после|і|й|та|а|и)\b"
+)
+_COUNTED = ("~drone", "~missile")  # counts that two reports of one event repeat
+_TOLLS = ("~kill", "~injure")  # counts that only rise as an event is reported
+_COUNT_REACH = 3  # content tokens between a number and the word it counts
 
 
-class ArticleLike(Protocol):
-    """What `ClusterIndex.add` reads of an item (an `Article` fits)."""
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The counts a report's title and lede state, to tell look-alike events apart.
 
-    @property
-    def source(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def language(self) -> str: ...
-    @property
-    def published_at(self) -> datetime: ...
+    `killed` and `injured` are the highest tolls stated (0: none); `counted` holds the kinds
+    of `_COUNTED` that come with a number; `numbers` are all numbers stated, years left out.
+    """
+
+    killed: int = 0
+    injured: int = 0
+    counted: frozenset[str] = frozenset()
+    numbers: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class Signature:
-    """A MinHash of one report's content tokens; the shell stores `to_bytes()`."""
+    """A MinHash of one report's content tokens and its `Facts`; the shell stores `to_bytes()`."""
 
     values: tuple[int, ...]
+    facts: Facts = Facts()
 
     def to_bytes(self) -> bytes:
-        """Little-endian uint32s, 4 bytes per permutation."""
-        return struct.pack(f"<{len(self.values)}I", *self.values)
+        """Little-endian uint32s: the MinHash, then the facts and up to 16 numbers."""
+        facts = self.facts
+        bits = sum(1 << i for i, kind in enumerate(_COUNTED) if kind in facts.counted)
+        numbers = sorted(facts.numbers)[:_MAX_NUMBERS]
+        return (
+            _MINHASH.pack(*self.values)
+            + _FACTS.pack(min(facts.killed, _U32), min(facts.injured, _U32), bits, len(numbers))
+            + struct.pack(f"<{len(numbers)}I", *numbers)
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Signature:
-        """Inverse of `to_bytes`; refuses a blob of another size (another scheme)."""
-        if len(data) != _SIGNATURE_BYTES:
-            raise ValueError(f"a signature is {_SIGNATURE_BYTES} bytes, got {len(data)}")
-        return cls(struct.unpack(f"<{NUM_PERM}I", data))
+        """Inverse of `to_bytes` (a bare MinHash, the first scheme's rows, reads back with no
+        facts); refuses a blob of another layout."""
+        head = _MINHASH.size + _FACTS.size
+        if len(data) == _MINHASH.size:
+            return cls(_MINHASH.unpack_from(data))
+        if len(data) >= head and len(data) == head + 4 * data[head - 1]:
+            killed, injured, bits, count = _FACTS.unpack_from(data, _MINHASH.size)
+            counted = frozenset(k for i, k in enumerate(_COUNTED) if bits >> i & 1)
+            numbers = frozenset(struct.unpack_from(f"<{count}I", data, head))
+            return cls(_MINHASH.unpack_from(data), Facts(killed, injured, counted, numbers))
+        raise ValueError(f"not a signature: {len(data)} bytes")
 
     @property
     def empty(self) -> bool:
@@ -153,8 +189,7 @@ class Signature:
         """The MinHash estimate of the Jaccard similarity; 0 when either side is empty."""
         if self.empty or other.empty or len(self.values) != len(other.values):
             return 0.0
-        same = sum(a == b for a, b in zip(self.values, other.values, strict=True))
-        return same / len(self.values)
+        return sum(map(int.__eq__, self.values, other.values)) / len(self.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,23 +206,40 @@ class Candidate:
 def content_tokens(text: str) -> list[str]:
     """Normalised content tokens in order: the unit of both MinHash and the title checks.
 
-    Lower-cased, ё folded to е, apostrophes dropped, thousands separators joined
-    ("1,000" -> "1000"), letters and digits split ("61bn" -> "61", "bn"), number words as
-    digits, stop words of English, Ukrainian and Russian and single letters dropped, every
+    Lower-cased, ё folded to е, apostrophes and possessive 's dropped, thousands separators
+    joined ("1,000" -> "1000"), letters and digits split ("61bn" -> "61", "bn"), number words
+    as digits, stop words of English, Ukrainian and Russian and single letters dropped, every
     word cut to a short stem so inflected and plural forms meet, and news synonyms ("killed",
     "dead") merged into one token.
     """
-    folded = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text).casefold()).translate(_FOLD)
-    synonyms = _synonyms()
-    tokens = []
-    for word in _TOKEN.findall(folded):
-        word = _NUMBER_WORDS.get(word, word)
-        if word.isdigit():
-            tokens.append(word.lstrip("0") or "0")
-        elif len(word) > 1 and word not in _STOP_WORDS:
-            stem = _stem(word)
-            tokens.append(synonyms.get(stem, stem))
-    return tokens
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
+    """`content_tokens`, cached: stored titles are verified again and again."""
+    return tuple(_words(_normalised(text)))
+
+
+def _normalised(text: str) -> str:
+    folded = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    return _NOBODY.sub("nobody", _THOUSANDS.sub("", folded).translate(_FOLD))
+
+
+def _words(normalised: str) -> list[str]:
+    return [t for t in map(_token, _TOKEN.findall(normalised)) if t]
+
+
+@lru_cache(maxsize=65536)
+def _token(word: str) -> str:
+    """One word's token, or "" for a stop word (cached: news vocabulary repeats)."""
+    word = _NUMBER_WORDS.get(word, word)
+    if word.isdecimal():
+        return word.lstrip("0") or "0"
+    if len(word) < 2 or word in _STOP_WORDS:
+        return ""
+    stem = _stem(word)
+    return _synonyms().get(stem, stem)
 
 
 def _stem(word: str) -> str:
@@ -197,7 +249,7 @@ def _stem(word: str) -> str:
             if word.endswith(ending) and len(word) - len(ending) >= 3:
                 word = word[: -len(ending)]
                 break
-    elif len(word) > 4:
+    elif len(word) > 4 or (len(word) == 4 and word.endswith("s")):
         if word.endswith("ies"):
             word = word[:-3] + "y"
         elif word.endswith(("ches", "shes", "sses", "xes")):
@@ -206,7 +258,7 @@ def _stem(word: str) -> str:
             word = word[:-3]
         elif word.endswith("ed"):
             word = word[:-2]
-        elif word.endswith("s") and not word.endswith("ss"):
+        elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
             word = word[:-1]
     return word[:_STEM]
 
@@ -223,40 +275,116 @@ def _permutations() -> object:
     return MinHash(num_perm=NUM_PERM, seed=1, hashfunc=sha1_hash32, scheme="affine32").permutations
 
 
+@lru_cache(maxsize=1024)
+def _read(title: str, text: str) -> tuple[frozenset[str], frozenset[str], Facts, list[str]]:
+    """Title tokens, lede tokens, the lede's facts and the MinHash features of one report.
+
+    Cached for `choose_story`, which reads the report that `signature` has just read; callers
+    pass the text cut to `_LEDE_CHARS`, so the cache holds no whole articles.
+    """
+    clauses = [_words(c) for c in _CLAUSE.split(_normalised(title))]
+    title_tokens = [t for clause in clauses for t in clause]
+    lede: list[str] = []
+    for clause in _CLAUSE.split(_normalised(text)):
+        if len(lede) >= _LEDE_TOKENS:
+            break
+        words = _words(clause)[: _LEDE_TOKENS - len(lede)]
+        clauses.append(words)
+        lede.extend(words)
+    features = set(lede) | set(title_tokens) | {f"title|{t}" for t in title_tokens}
+    return frozenset(title_tokens), frozenset(lede), _facts(clauses), sorted(features)
+
+
+def _facts(clauses: Sequence[Sequence[str]]) -> Facts:
+    """The counts stated (see `_counts`)."""
+    found = _counts(clauses)
+    killed, injured = (max((n for n, k in found if k == toll), default=0) for toll in _TOLLS)
+    counted = frozenset(k for _, k in found if k in _COUNTED)
+    return Facts(killed, injured, counted, frozenset(n for n, _ in found))
+
+
+def _counts(clauses: Sequence[Sequence[str]]) -> list[tuple[int, str | None]]:
+    """Each number stated (years left out) and the toll or counted word it counts, if any:
+    the nearest such word of its clause, looking ahead first ("12 people killed") and then
+    back ("killing 12")."""
+    found = []
+    for clause in clauses:
+        for i, token in enumerate(clause):
+            number = min(int(token), _U32) if token.isdecimal() and len(token) < 11 else 0
+            if not number or 1900 <= number <= 2100:
+                continue
+            after = clause[i + 1 : i + 1 + _COUNT_REACH]
+            before = clause[max(0, i - _COUNT_REACH) : i][::-1]
+            kind = next((t for t in (*after, *before) if t in _TOLLS or t in _COUNTED), None)
+            found.append((number, kind))
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _title_pattern(title: str) -> tuple[frozenset[str], frozenset[int]]:
+    """A title's words, and its numbers unless it speaks of a toll ("death toll ... rises
+    to 18" is an update, not the next issue)."""
+    clauses = [_words(c) for c in _CLAUSE.split(_normalised(title))]
+    words = frozenset(t for clause in clauses for t in clause if not t.isdecimal())
+    if words.intersection(_TOLLS):
+        return words, frozenset()
+    return words, frozenset(number for number, _ in _counts(clauses))
+
+
+def other_issues(first_title: str, second_title: str) -> bool:
+    """True for two issues of a series: the same title words with other numbers ("Daily
+    Report 215" and "216", "key events, day 1,012" and "1,013"), however alike the texts.
+    """
+    first_words, first_numbers = _title_pattern(first_title)
+    second_words, second_numbers = _title_pattern(second_title)
+    return first_words == second_words and first_numbers != second_numbers
+
+
 def signature(title: str, text: str, language: str) -> Signature:
-    """The MinHash of a report: title tokens count twice, the lede's first tokens once.
+    """The MinHash of a report (title tokens count twice, the lede's once) and its facts.
 
     The language (its primary subtag) salts every token, so reports in different languages
     never share a band key.
     """
     salt = re.split(r"[-_]", language.strip().casefold(), maxsplit=1)[0]
-    title_tokens = content_tokens(title)
-    features = {f"{salt}|{t}" for t in content_tokens(text)[:_LEDE_TOKENS]}
-    features.update(f"{salt}|{t}" for t in title_tokens)
-    features.update(f"{salt}|title|{t}" for t in title_tokens)
+    _, _, facts, features = _read(title, text[:_LEDE_CHARS])
     minhash = MinHash(
         num_perm=NUM_PERM, hashfunc=sha1_hash32, permutations=_permutations(), scheme="affine32"
     )
-    minhash.update_batch([f.encode() for f in sorted(features)])
-    return Signature(tuple(int(v) for v in minhash.hashvalues))
+    minhash.update_batch([f"{salt}|{f}".encode() for f in features])
+    return Signature(tuple(int(v) for v in minhash.hashvalues), facts)
 
 
 def band_keys(sig: Signature) -> tuple[int, ...]:
-    """One signed 64-bit key per LSH band; none for an empty signature.
+    """One signed 64-bit key per LSH band (one MinHash value each); none for an empty signature.
 
-    Two reports share a key when both rows of a band agree. With 64 bands of 2 rows a pair
-    at Jaccard 0.15 meets with probability about 0.77 and at 0.25 about 0.98: loose enough
-    for reworded headlines, and `choose_story` rejects the chance meetings.
+    Two reports share a key with probability equal to their Jaccard similarity per band, so a
+    pair at 0.05 meets in 64 bands with probability 0.96: candidate recall is nearly complete,
+    the store keeps the stories sharing the most keys, and `choose_story` decides.
     """
     if sig.empty:
         return ()
-    keys = []
-    for band in range(len(sig.values) // BAND_ROWS):
-        rows = sig.values[band * BAND_ROWS : (band + 1) * BAND_ROWS]
-        blob = _SCHEME + struct.pack(f"<H{BAND_ROWS}I", band, *rows)
-        digest = hashlib.blake2b(blob, digest_size=8).digest()
-        keys.append(int.from_bytes(digest, "little", signed=True))
-    return tuple(keys)
+    return tuple(
+        int.from_bytes(
+            hashlib.blake2b(prefix + value.to_bytes(4, "little"), digest_size=8).digest(),
+            "little",
+            signed=True,
+        )
+        for prefix, value in zip(_BAND_PREFIXES, sig.values[:BANDS], strict=True)
+    )
+
+
+def conflicts(first: Facts, first_at: datetime, second: Facts, second_at: datetime) -> bool:
+    """True when two reports' counts cannot describe one event.
+
+    A toll only rises while an event is reported, so a later report stating fewer dead (or
+    injured) than an earlier one is about another strike; and two reports that both count
+    drones (or missiles) yet share no number at all count different attacks.
+    """
+    early, late = (first, second) if first_at <= second_at else (second, first)
+    if 0 < late.killed < early.killed or 0 < late.injured < early.injured:
+        return True
+    return bool(first.counted & second.counted) and not first.numbers & second.numbers
 
 
 def match_margin(
@@ -265,22 +393,36 @@ def match_margin(
     sig: Signature,
     candidate: Candidate,
     gap: timedelta,
+    spread: Mapping[str, int] | None = None,
 ) -> float | None:
     """How far a report clears the bar for joining `candidate`'s story; None when it cannot.
 
-    Three pieces of evidence, because each alone fails on some headline: the MinHash
+    Four pieces of evidence, because each alone fails on some headline: the MinHash
     similarity of the two reports; the share of the candidate's title words that the new
-    title or lede repeats (a reworded headline keeps the facts of the lede); and the plain
-    overlap of the two titles. The bar rises with the time between them.
+    title or lede repeats (a reworded headline keeps the facts of the lede); the plain overlap
+    of the two titles; and a number above 2 that both state. The title words are weighed by
+    `spread`, how many candidate stories use each: a word that many current stories share
+    ("Russian", "drone") is weak evidence. The bar rises with the time between them.
     """
     similarity = sig.similarity(candidate.signature)
     if similarity < _MIN_SIMILARITY:
         return None
-    theirs = frozenset(content_tokens(candidate.title))
-    coverage = len(theirs & (title_tokens | lede_tokens)) / (len(theirs) or 1)
-    overlap = len(theirs & title_tokens) / (min(len(theirs), len(title_tokens)) or 1)
+    theirs = frozenset(_tokens(candidate.title))
+    spread = spread or {}
+
+    def weight(tokens: frozenset[str]) -> float:
+        return sum(math.pow(max(1, spread.get(t, 1)), -_SPREAD_POWER) for t in tokens)
+
+    coverage = weight(theirs & (title_tokens | lede_tokens)) / (weight(theirs) or 1)
+    overlap = weight(theirs & title_tokens) / (min(weight(theirs), weight(title_tokens)) or 1)
+    shared = any(n > 2 for n in sig.facts.numbers & candidate.signature.facts.numbers)
     score = _W_SIMILARITY * similarity + _W_COVERAGE * coverage + _W_OVERLAP * overlap
+    score += _W_NUMBER * shared
     return score - (_BAR + _BAR_RISE * min(1.0, gap / _BAR_RISE_OVER))
+
+
+def _titled(candidate: Candidate) -> tuple[str, ...]:
+    return _tokens(candidate.title)
 
 
 def choose_story(
@@ -296,67 +438,29 @@ def choose_story(
     """The story the report joins (the one it clears the bar for by most), or None for new.
 
     Candidates outside `window` of `published_at` (either side: feeds arrive out of order)
-    are ignored. `source` is accepted for the shell's logging and future use: an outlet's
-    update is matched like any other report, because outlets also publish look-alike
-    reports of *different* strikes on the same city.
+    are ignored. A story any of whose items `conflicts` with the report is not joined, however
+    alike the words (one wrong merge pulls every later report of the other event along), nor
+    an item that is `other_issues` of the report. `source` is only logged: an outlet's update
+    is matched like any other report, as outlets also report *different* look-alike strikes.
     """
-    title_tokens = frozenset(content_tokens(title))
-    lede_tokens = frozenset(content_tokens(text)[:_LEDE_TOKENS])
-    best: tuple[float, int] | None = None
+    title_tokens, lede_tokens, _, _ = _read(title, text[:_LEDE_CHARS])
+    stories: dict[int, list[Candidate]] = {}
     for cand in candidates:
-        gap = abs(published_at - cand.published_at)
-        if gap > window:
+        if abs(published_at - cand.published_at) <= window:
+            stories.setdefault(cand.story_id, []).append(cand)
+    spread = Counter(t for items in stories.values() for t in {*chain(*map(_titled, items))})
+    best: tuple[float, int] | None = None
+    facts = sig.facts
+    for story_id, items in stories.items():
+        if any(conflicts(facts, published_at, c.signature.facts, c.published_at) for c in items):
             continue
-        margin = match_margin(title_tokens, lede_tokens, sig, cand, gap)
-        if margin is not None and margin >= 0 and (best is None or margin > best[0]):
-            best = (margin, cand.story_id)
+        for cand in items:
+            if other_issues(title, cand.title):
+                continue
+            gap = abs(published_at - cand.published_at)
+            margin = match_margin(title_tokens, lede_tokens, sig, cand, gap, spread)
+            if margin is not None and margin >= 0 and (best is None or margin > best[0]):
+                best = (margin, story_id)
     if best is not None:
         log.debug("report from %s joins story %d (margin %.3f)", source, best[1], best[0])
     return None if best is None else best[1]
-
-
-@dataclass
-class ClusterIndex:
-    """The production matching over in-memory rows, for the benchmark and pure tests.
-
-    It mirrors the store: band rows `(band_key, story_id, published_at)`; a new report loads
-    every item of the stories that share a band key within the window, and `choose_story`
-    decides. Nothing is pruned: it is meant for bounded runs.
-    """
-
-    window: timedelta = DEFAULT_WINDOW
-    _bands: dict[int, list[tuple[int, datetime]]] = field(default_factory=dict)
-    _stories: dict[int, list[Candidate]] = field(default_factory=dict)
-
-    def add(self, item: ArticleLike) -> int:
-        """File one report and return its story id (a new id when no story fits)."""
-        sig = signature(item.title, item.text, item.language)
-        keys = band_keys(sig)
-        candidates = [
-            c for s in self._stories_near(keys, item.published_at) for c in self._stories[s]
-        ]
-        story = choose_story(
-            item.title,
-            item.text,
-            sig,
-            item.source,
-            item.published_at,
-            candidates,
-            window=self.window,
-        )
-        if story is None:
-            story = len(self._stories) + 1
-        cand = Candidate(story, sig, item.source, item.title, item.published_at)
-        self._stories.setdefault(story, []).append(cand)
-        for key in keys:
-            self._bands.setdefault(key, []).append((story, item.published_at))
-        return story
-
-    def _stories_near(self, keys: Sequence[int], published_at: datetime) -> list[int]:
-        """Story ids sharing a band key with a row inside the window, first seen first."""
-        found: dict[int, None] = {}
-        for key in keys:
-            for story, at in self._bands.get(key, ()):
-                if abs(at - published_at) <= self.window:
-                    found.setdefault(story)
-        return list(found)
