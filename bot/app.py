@@ -12,13 +12,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.config import Settings, load_sources, load_topics
 from bot.context import AppData, BotContext, Deps, utc_now
 from bot.db import make_engine, make_sessionmaker
 from bot.delivery import release_stale_claims
 from bot.fetch import make_client
+from bot.ratelimit import SharedRateLimiter
 from bot.store import sources
 from bot.topics import compile_topics
 
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 BotApplication = Application[Any, BotContext, Any, Any, AppData, Any]
 
 
-async def open_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Deps:
+async def open_deps(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, role: str = "all"
+) -> Deps:
     """Open the process's resources and bring the sources table in line with the file."""
     engine = make_engine(settings.database_url)
     deps = Deps(
@@ -38,6 +41,7 @@ async def open_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_n
         topics=compile_topics(load_topics(settings.topics_file)),
         sources=load_sources(settings.sources_file),
         clock=clock,
+        role=role,
     )
     async with deps.sessions() as session, session.begin():
         await sources.sync_sources(session, deps.sources, clock())
@@ -49,38 +53,26 @@ async def close_deps(deps: Deps) -> None:
     await deps.engine.dispose()
 
 
-def rate_limiter(settings: Settings) -> AIORateLimiter:
-    """Pace every request with a chat id: SEND_RATE overall, 20 a minute per group.
-
-    aiolimiter is a leaky bucket; with capacity 1 and a leak of one per 1/rate seconds it never
-    lets more than `rate` requests into any one-second window, which is how Telegram counts.
-    On a 429 it pauses every request for `retry_after`, then retries (up to three times).
-    """
-    return AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / settings.send_rate,
-        group_max_rate=1,
-        group_time_period=60 / 20,
-        max_retries=3,
-    )
-
-
 def build_application(
-    settings: Settings, *, clock: Callable[[], datetime] = utc_now, jobs: bool = True
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    jobs: bool = True,
+    role: str = "all",
 ) -> BotApplication:
     """A ready-to-run Application talking to `TELEGRAM_API_URL` (Telegram, or the emulator)."""
     from handlers import bot_commands, register
     from jobs import schedule
 
     async def post_init(application: BotApplication) -> None:
-        deps = await open_deps(settings, clock=clock)
+        deps = await open_deps(settings, clock=clock, role=role)
         application.bot_data.deps = deps
         # With SQLite there is one process, so anything still "sending" was in flight when
         # the last one died; with PostgreSQL other instances may be sending, so wait a lease.
         lease = timedelta(0) if settings.is_sqlite else timedelta(minutes=2)
         await release_stale_claims(deps, lease=lease)
         await application.bot.set_my_commands(bot_commands())
-        if jobs and application.job_queue is not None:
+        if jobs and role != "poller" and application.job_queue is not None:
             schedule(application.job_queue, settings)
         log.info(
             "conflictbot ready: %d sources, %d topics", len(deps.sources), len(deps.topics.topics)
@@ -103,7 +95,7 @@ def build_application(
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=BotContext, bot_data=AppData))
         .defaults(Defaults(tzinfo=UTC))
-        .rate_limiter(rate_limiter(settings))
+        .rate_limiter(SharedRateLimiter(settings.send_rate))
         .concurrent_updates(8)
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -34,6 +34,7 @@ class Deps:
     sources: tuple[Source, ...]
     clock: Callable[[], datetime] = utc_now
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    role: str = "all"
     counters: Counter[str] = field(default_factory=Counter)
 
     @property

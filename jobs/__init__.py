@@ -11,7 +11,7 @@ from typing import Any
 from telegram.ext import JobQueue
 
 from bot.config import Settings
-from jobs import cleanup, deliver, digests, fetch
+from jobs import cleanup, deliver, digests, fetch, heartbeat
 
 JOB_KWARGS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
 
@@ -30,6 +30,9 @@ def schedule(job_queue: JobQueue[Any], settings: Settings) -> None:
     )
     job_queue.run_repeating(
         digests.digest_job, interval=20.0, first=5.0, name="digests", job_kwargs=JOB_KWARGS
+    )
+    job_queue.run_repeating(
+        heartbeat.heartbeat_job, interval=5.0, first=0.5, name="heartbeat", job_kwargs=JOB_KWARGS
     )
     job_queue.run_repeating(
         cleanup.cleanup_job, interval=60.0, first=30.0, name="cleanup", job_kwargs=JOB_KWARGS
