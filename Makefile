@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/summary_eval.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/soak.py
 
 run: $(STAMP)
 	$(BIN)/conflictbot run

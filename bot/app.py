@@ -43,8 +43,12 @@ async def open_deps(
         clock=clock,
         role=role,
     )
-    async with deps.sessions() as session, session.begin():
-        await sources.sync_sources(session, deps.sources, clock())
+    try:
+        async with deps.sessions() as session, session.begin():
+            await sources.sync_sources(session, deps.sources, clock())
+    except BaseException:
+        await close_deps(deps)
+        raise
     return deps
 
 
@@ -67,6 +71,12 @@ def build_application(
     async def post_init(application: BotApplication) -> None:
         deps = await open_deps(settings, clock=clock, role=role)
         application.bot_data.deps = deps
+        if settings.metrics_port is not None:
+            from bot.metrics import start_metrics
+
+            application.bot_data.extras["metrics"] = await start_metrics(
+                deps, settings.metrics_port
+            )
         # With SQLite there is one process, so anything still "sending" was in flight when
         # the last one died; with PostgreSQL other instances may be sending, so wait a lease.
         lease = timedelta(0) if settings.is_sqlite else timedelta(minutes=2)
@@ -85,6 +95,9 @@ def build_application(
         sender = application.bot_data.extras.get("sender")
         if sender is not None:
             await sender.release()
+        metrics_server = application.bot_data.extras.pop("metrics", None)
+        if metrics_server is not None:
+            await metrics_server.stop()
         await close_deps(deps)
 
     api = settings.telegram_api_url.rstrip("/")

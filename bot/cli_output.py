@@ -1,9 +1,18 @@
-"""The command line's one-shot commands: fetch, sources check, stories."""
+"""The command line's one-shot commands: fetch, sources check, stories.
+
+Results go to stdout (stories, alerts, the JSON array, one line per source), progress and
+failures to stderr, so `conflictbot stories --json | jq` and `conflictbot fetch > log` work.
+On a terminal the progress is a bar; otherwise it is one plain line per source fetched, so
+a captured run still shows what happened.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -13,88 +22,118 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from bot import formatting
 from bot.app import close_deps, open_deps
 from bot.config import Settings
-from bot.fetch import FetchRequest, FetchResult, fetch_many
-from bot.models import Story
-from bot.pipeline import run_fetch_pass
+from bot.errors import SourceError
+from bot.fetch import FetchRequest, FetchResult, FetchStatus, fetch_many
+from bot.models import Source, Story
+from bot.pipeline import parse_body, run_fetch_pass
 from bot.store import sources, stories
 from bot.telegram_rules import html_to_plain
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
+@contextmanager
+def _progress(
+    console: Console, sources: tuple[Source, ...]
+) -> Iterator[Callable[[FetchResult], None]]:
+    """A callback to call as each source is fetched: a bar on a terminal, lines otherwise."""
+    names = {source.url: source.name for source in sources}
+    total = len(sources)
+    if not console.is_terminal:
+        done = 0
+
+        def line(result: FetchResult) -> None:
+            nonlocal done
+            done += 1
+            name = names.get(result.url, result.url)
+            console.print(f"[{done}/{total}] {name}: {result.status.value}", highlight=False)
+
+        yield line
+        return
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         console=console,
         transient=True,
     )
+    with bar:
+        task = bar.add_task("fetching", total=total)
+        yield lambda result: bar.advance(task)
 
 
 async def fetch_once(settings: Settings) -> int:
-    """One pass over every source with a progress bar; prints the new stories."""
+    """One pass over every source with progress on stderr; the new stories on stdout.
+
+    Outages are reported here but left unannounced, so the running bot still tells the
+    admins about them once.
+    """
     console = Console(stderr=True)
     deps = await open_deps(settings)
     try:
-        with _progress(console) as progress:
-            task = progress.add_task("fetching", total=len(deps.sources))
-
-            def advance(result: FetchResult) -> None:
-                progress.advance(task)
-
-            report = await run_fetch_pass(deps, force=True, on_fetched=advance)
+        with _progress(console, deps.sources) as advance:
+            report = await run_fetch_pass(
+                deps, force=True, on_fetched=advance, notify_outages=False
+            )
         async with deps.sessions() as session:
             new = await stories.get_stories(session, report.new_story_ids)
         for story_id in report.new_story_ids:
             if story_id in new:
-                print(
-                    html_to_plain(
-                        formatting.render_alert(new[story_id], tz="UTC", topics=deps.topic_map)
-                    )
-                )
-                print()
+                alert = formatting.render_alert(new[story_id], tz="UTC", topics=deps.topic_map)
+                print(html_to_plain(alert), end="\n\n")
         for source in report.sources:
             if source.status == "error":
-                console.print(f"[red]✗[/red] {source.name}: {source.error}")
+                console.print(f"✗ {source.name}: {source.error}", highlight=False, markup=False)
+            elif source.warning:
+                console.print(f"! {source.name}: {source.warning}", highlight=False, markup=False)
         print(report.summary_line())
     finally:
         await close_deps(deps)
     return 0
 
 
+def _health(source: Source, result: FetchResult) -> tuple[bool, str]:
+    """Whether one fetched source is usable, and what to say about it (the pass's rules)."""
+    if result.status is FetchStatus.ERROR:
+        return False, result.error or "failed"
+    if result.body is None:
+        return True, "an empty answer (no items yet)"
+    try:
+        parsed = parse_body(source, result.body, result.content_type)
+    except SourceError as exc:
+        return False, str(exc)
+    detail = f"{len(parsed.entries)} items"
+    if parsed.warning:
+        detail += f" (flawed, entries kept: {parsed.warning})"
+    return True, detail
+
+
 async def check_sources(settings: Settings) -> int:
     """Fetch each source once and report its health; exit 1 when any failed."""
-    from bot import feeds
-    from bot.errors import SourceError
-
     deps = await open_deps(settings)
-    failed = 0
     try:
         async with deps.sessions() as session:
             states = await sources.list_sources(session)
-        results = await fetch_many(deps.http, [FetchRequest(url=s.source.url) for s in states])
-        for state, result in zip(states, results, strict=True):
-            detail = result.error or ""
-            if result.body is not None and not detail:
-                try:
-                    parsed = feeds.parse_feed(
-                        result.body, kind=state.source.kind, base_url=state.source.url
-                    )
-                    detail = f"{len(parsed.entries)} items"
-                except SourceError as exc:
-                    detail = f"not a feed: {exc}"
-                    failed += 1
-            elif result.error:
-                failed += 1
-            mark = "ok " if not result.error and not detail.startswith("not a feed") else "ERR"
-            print(f"{mark} {state.source.name:<32} {result.elapsed_s:5.1f}s  {detail}")
+        requests = [
+            FetchRequest(url=state.source.url, max_bytes=settings.max_feed_bytes)
+            for state in states
+        ]
+        results = await fetch_many(deps.http, requests, concurrency=settings.fetch_concurrency)
+        checks = [
+            await asyncio.to_thread(_health, state.source, result)
+            for state, result in zip(states, results, strict=True)
+        ]
     finally:
         await close_deps(deps)
+    width = max((len(state.source.name) for state in states), default=0)
+    for state, result, (healthy, detail) in zip(states, results, checks, strict=True):
+        mark = "ok  " if healthy else "FAIL"
+        print(f"{mark} {state.source.name:<{width}}  {result.elapsed_s:5.1f}s  {detail}")
+    failed = sum(1 for healthy, _ in checks if not healthy)
     print(f"{len(states) - failed} ok, {failed} failed")
     return 1 if failed else 0
 
 
 def story_json(story: Story) -> dict[str, Any]:
-    """PRODUCT.md's JSON shape for one story."""
+    """PRODUCT.md's JSON shape for one story; times in ISO 8601, UTC."""
     return {
         "id": story.id,
         "headline": story.headline,
@@ -116,7 +155,10 @@ def story_json(story: Story) -> dict[str, Any]:
 async def print_stories(
     settings: Settings, *, since: timedelta, topic: str | None, as_json: bool, limit: int
 ) -> int:
-    """The stored stories, newest first, as text or one JSON array."""
+    """The stored stories, newest first, as text or one JSON array.
+
+    `topic` may be a key, a label or an alias, as in the chat's /topic.
+    """
     deps = await open_deps(settings)
     try:
         key = None

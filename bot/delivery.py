@@ -1,17 +1,24 @@
 """Sending queued alerts: claim, send under Telegram's limits, mark; Telegram's answers mapped
 to outcomes in one place.
 
-Pacing: the Application's AIORateLimiter holds the global rate (SEND_RATE) and retries a 429
-after waiting `retry_after` globally; this module spaces messages per chat (1 s in private
-chats, 3 s in groups and channels, i.e. 20 a minute) and decides what each final error means.
+Pacing has two layers. The Application's rate limiter holds the global rate (SEND_RATE) and,
+on a 429, pauses every request for `retry_after` and retries up to three times. This module
+spaces messages per chat (1 s in private chats, 3 s in groups and channels, i.e. 20 a minute)
+and decides what each final error means: a 429 that outlived the limiter's retries pauses the
+sender too and requeues the alert for after `retry_after`.
+
+Transient failures (5xx, network) are retried with back-off for RETRY_WINDOW; permanent ones
+are dead-lettered with their reason; a blocked chat is deactivated, a migrated one moved.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -25,7 +32,6 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 
 from bot import buttons, formatting, timing
@@ -35,9 +41,13 @@ from bot.store import chats, outbox, stories
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+RETRY_WINDOW = timedelta(hours=12)
 PRIVATE_SPACING_S = 1.05
 GROUP_SPACING_S = 3.05
+SLOT_TOLERANCE_S = 0.05
+RECHECK_S = 0.25
+EDITS_PER_BATCH = 50
+HEARTBEAT_STALE = timedelta(seconds=30)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -88,7 +98,8 @@ async def send_message(
     """Send one HTML message and map Telegram's answer; never raises for Telegram errors.
 
     BadRequest is caught before NetworkError on purpose: it subclasses NetworkError, and a
-    permanent 400 must not be retried.
+    permanent 400 must not be retried. Anything else from Telegram (5xx, time-outs, resets,
+    a 409 or 401 during a token change) is worth another try later.
     """
     kwargs: dict[str, Any] = {"allow_paid_broadcast": True} if paid else {}
     try:
@@ -111,9 +122,7 @@ async def send_message(
         return SendResult(SendOutcome.MIGRATED, new_chat_id=exc.new_chat_id, error=exc.message)
     except BadRequest as exc:
         return SendResult(SendOutcome.REJECTED, error=exc.message)
-    except (TimedOut, NetworkError) as exc:
-        return SendResult(SendOutcome.TRANSIENT, error=exc.message)
-    except TelegramError as exc:
+    except (NetworkError, TelegramError) as exc:
         return SendResult(SendOutcome.TRANSIENT, error=exc.message)
     return SendResult(SendOutcome.SENT, message_id=message.message_id)
 
@@ -123,13 +132,21 @@ def _seconds(value: float | timedelta | int) -> float:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """Exponential back-off for 5xx and network errors: 2, 4, 8 … s, capped at 10 min."""
+    """Exponential back-off for 5xx and network errors: 2, 4, 8 … s, capped at 10 min.
+
+    An alert is retried like this for RETRY_WINDOW after it was queued, so a Telegram outage
+    of hours loses nothing; after that it is dead-lettered, being news of the day before.
+    """
     return timedelta(seconds=min(2 ** max(attempts, 1), 600))
 
 
 @dataclass(slots=True)
 class Pacer:
-    """Per-chat spacing (1 s private, 3 s groups) and a global pause after a 429."""
+    """Per-chat spacing (1 s private, 3 s groups) and a global pause after a 429.
+
+    Times are monotonic seconds: spacing is about real time even when a test moves the
+    bot's clock by hours.
+    """
 
     next_slot: dict[int, float] = field(default_factory=dict)
     paused_until: float = 0.0
@@ -141,16 +158,44 @@ class Pacer:
         self.next_slot[chat_id] = slot + spacing
         return slot
 
+    async def wait_turn(self, chat_id: int) -> None:
+        """Book this chat's next slot and sleep until it comes."""
+        await asyncio.sleep(max(0.0, self.reserve(chat_id) - time.monotonic()))
+
+    def sent(self, chat_id: int) -> None:
+        """Count the spacing from when a message really left: the global limiter may have
+        held it back past its slot, which would bring it close to the chat's next one."""
+        spacing = GROUP_SPACING_S if chat_id < 0 else PRIVATE_SPACING_S
+        self.next_slot[chat_id] = max(self.next_slot.get(chat_id, 0.0), time.monotonic() + spacing)
+
+    def busy(self) -> list[int]:
+        """Chats that may not get a message yet (and forget those whose spacing has passed)."""
+        ready_by = time.monotonic() + SLOT_TOLERANCE_S
+        for chat_id in [c for c, slot in self.next_slot.items() if slot <= ready_by]:
+            del self.next_slot[chat_id]
+        return sorted(self.next_slot)
+
+    def first_free_in(self, *, at_most: float) -> float:
+        """Seconds until the earliest booked chat may get a message again (at most `at_most`)."""
+        if not self.next_slot:
+            return at_most
+        return min(max(0.0, min(self.next_slot.values()) - time.monotonic()), at_most)
+
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
 
 @dataclass(slots=True)
 class BatchReport:
+    """Outcomes of one run, mirrored live into the process counters as `delivery_<outcome>`."""
+
+    counters: Counter[str] = field(default_factory=Counter)
     counts: dict[str, int] = field(default_factory=dict)
 
     def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
+        if n:
+            self.counts[key] = self.counts.get(key, 0) + n
+            self.counters[f"delivery_{key}"] += n
 
     def summary_line(self) -> str:
         parts = " ".join(f"{key}={value}" for key, value in sorted(self.counts.items()))
@@ -158,82 +203,132 @@ class BatchReport:
 
 
 class Sender:
-    """Claims due alerts and sends them; one per process, driven by the delivery job."""
+    """Claims due alerts and sends them; one per process, driven by the delivery job.
+
+    Claims overlap: the next batch is claimed when half a second of sends is left, so the
+    global limiter always has work and batch boundaries cost no throughput. Chats with an
+    alert in flight or inside their spacing are left out of each claim, which keeps every
+    chat's alerts in order and one at a time.
+    """
 
     def __init__(self, deps: Deps, bot: Bot) -> None:
         self.deps = deps
         self.bot = bot
         self.pacer = Pacer()
+        self.running = False
+        self.in_flight: set[int] = set()
 
-    async def run_once(self, *, budget_s: float = 10.0, keep_going: Any = None) -> BatchReport:
-        """Send due alerts for up to `budget_s` seconds; every claim is resolved before return."""
-        report = BatchReport()
-        deadline = time.monotonic() + budget_s
-        batch = max(5, int(self.deps.settings.send_rate * 2))
-        while time.monotonic() < deadline and (keep_going is None or keep_going()):
-            now = self.deps.clock()
-            async with self.deps.sessions() as session, session.begin():
-                claims = await outbox.claim(session, self.deps.worker_id, now, batch)
-            if not claims:
-                break
-            await self._send_batch(claims, report, deadline)
-        await self._edit_updated(report)
+    @property
+    def batch_size(self) -> int:
+        """About one second of sends at the global rate (at least 5)."""
+        return max(5, math.ceil(self.deps.settings.send_rate))
+
+    async def run_once(
+        self, *, budget_s: float | None = None, keep_going: Callable[[], bool] | None = None
+    ) -> BatchReport:
+        """Send due alerts until none is due, `budget_s` is spent or `keep_going()` is False.
+
+        Every claim is resolved (sent, requeued or dead-lettered) before this returns, so a
+        graceful stop only waits for the sends already claimed (about a second of them).
+        """
+        report = BatchReport(self.deps.counters)
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        batches: set[asyncio.Task[None]] = set()
+        edited_at = 0.0
+        self.running = True
+        try:
+            while (keep_going is None or keep_going()) and (
+                deadline is None or time.monotonic() < deadline
+            ):
+                claims: list[outbox.Claim] = []
+                if len(self.in_flight) <= self.batch_size // 2:
+                    claims = await self._claim(self.batch_size - len(self.in_flight))
+                if claims:
+                    batch = asyncio.create_task(self._send_batch(claims, report))
+                    batches.add(batch)
+                    batch.add_done_callback(batches.discard)
+                if time.monotonic() - edited_at >= 1.0:
+                    edited_at = time.monotonic()
+                    await self._edit_updated(report)
+                if not claims and not batches and not self.pacer.busy():
+                    break
+                # Look again when a batch ends, a busy chat frees up, or soon for new alerts.
+                delay = self.pacer.first_free_in(at_most=RECHECK_S)
+                if batches:
+                    await asyncio.wait(batches, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(delay)
+        finally:
+            if batches:
+                await asyncio.gather(*batches)
+            self.running = False
         if report.counts:
             log.info("%s", report.summary_line())
-        for key, value in report.counts.items():
-            self.deps.counters[f"delivery_{key}"] += value
         return report
 
-    async def _send_batch(
-        self, claims: Sequence[outbox.Claim], report: BatchReport, deadline: float
-    ) -> None:
+    async def _claim(self, limit: int) -> list[outbox.Claim]:
+        """Claim due alerts for chats that may get one now; they count as in flight."""
+        busy = sorted(set(self.pacer.busy()) | self.in_flight)
+        async with self.deps.sessions() as session, session.begin():
+            claims = await outbox.claim(
+                session, self.deps.worker_id, self.deps.clock(), limit, exclude_chats=busy
+            )
+        self.in_flight.update(claim.chat_id for claim in claims)
+        return claims
+
+    async def _send_batch(self, claims: Sequence[outbox.Claim], report: BatchReport) -> None:
+        """Route each claim (send, hold for quiet hours, gather for a digest) and send."""
+        try:
+            await self._route_and_send(claims, report)
+        finally:
+            self.in_flight.difference_update(claim.chat_id for claim in claims)
+
+    async def _route_and_send(self, claims: Sequence[outbox.Claim], report: BatchReport) -> None:
         now = self.deps.clock()
+        first: dict[int, outbox.Claim] = {}
+        later = [c.id for c in claims if first.setdefault(c.chat_id, c) is not c]
         async with self.deps.sessions() as session:
-            prefs = await chats.get_prefs_many(session, sorted({c.chat_id for c in claims}))
+            prefs = await chats.get_prefs_many(session, sorted(first))
             story_map = await stories.get_stories(session, sorted({c.story_id for c in claims}))
-        to_send, digest, held = [], [], []
-        for claim in claims:
+        to_send: list[outbox.Claim] = []
+        routed: dict[str, list[int]] = {"queued": later, "digest": [], "held": [], "dropped": []}
+        for claim in first.values():
             chat = prefs.get(claim.chat_id)
-            if chat is None or claim.story_id not in story_map:
-                held.append(claim)
-                continue
-            if chat.digest is not DigestMode.OFF:
-                digest.append(claim.id)
+            if chat is None or not chat.active or claim.story_id not in story_map:
+                routed["dropped"].append(claim.id)
+            elif chat.digest is not DigestMode.OFF:
+                routed["digest"].append(claim.id)
             elif timing.in_quiet_hours(now, chat):
-                held.append(claim)
+                routed["held"].append(claim.id)
             else:
                 to_send.append(claim)
         async with self.deps.sessions() as session, session.begin():
-            if digest:
-                await outbox.set_status(session, digest, "digest")
-            if held:
-                await outbox.set_status(session, [c.id for c in held], "held")
-        report.add("digest", len(digest))
-        report.add("held", len(held))
-        late: list[int] = []
+            for status, ids in routed.items():
+                if ids:
+                    await outbox.set_status(session, ids, status)
+        report.add("digest", len(routed["digest"]))
+        report.add("held", len(routed["held"]))
+        report.add("dropped", len(routed["dropped"]))
 
         async def one(claim: outbox.Claim) -> None:
-            slot = self.pacer.reserve(claim.chat_id)
-            if slot > deadline + 1:
-                late.append(claim.id)
-                return
-            await asyncio.sleep(max(0.0, slot - time.monotonic()))
-            await self._deliver(claim, story_map[claim.story_id], prefs[claim.chat_id], report)
+            await self.pacer.wait_turn(claim.chat_id)
+            try:
+                await self._deliver(claim, story_map[claim.story_id], prefs[claim.chat_id], report)
+            except Exception as exc:  # the per-delivery boundary: one alert never stops the rest
+                log.exception("alert %s to %s failed unexpectedly", claim.id, claim.chat_id)
+                report.add("crashed")
+                async with self.deps.sessions() as session, session.begin():
+                    await outbox.mark_failed(session, claim.id, f"internal error: {exc!r}")
+            finally:
+                self.in_flight.discard(claim.chat_id)
 
         await asyncio.gather(*(one(claim) for claim in to_send))
-        if late:
-            async with self.deps.sessions() as session, session.begin():
-                await outbox.set_status(session, late, "queued")
 
     async def _deliver(
         self, claim: outbox.Claim, story: Story, prefs: ChatPrefs, report: BatchReport
     ) -> None:
         """Send one alert and record what happened, in its own short transaction."""
-        topics = self.deps.topic_map
-        text = formatting.render_alert(
-            story, tz=prefs.timezone, topics=topics, now=self.deps.clock()
-        )
-        markup = to_markup(buttons.alert_keyboard(story, topics))
+        text, markup = self._render(story, prefs)
         result = await send_message(
             self.bot,
             claim.chat_id,
@@ -242,12 +337,21 @@ class Sender:
             markup=markup,
             paid=self.deps.settings.paid_broadcast,
         )
+        self.pacer.sent(claim.chat_id)
         report.add(result.outcome.value)
         await self.record(claim, story, result)
 
+    def _render(self, story: Story, prefs: ChatPrefs) -> tuple[str, InlineKeyboardMarkup | None]:
+        """An alert's text in the chat's time zone, and its buttons."""
+        topics = self.deps.topic_map
+        text = formatting.render_alert(
+            story, tz=prefs.timezone, topics=topics, now=self.deps.clock()
+        )
+        return text, to_markup(buttons.alert_keyboard(story, topics))
+
     async def record(self, claim: outbox.Claim, story: Story, result: SendResult) -> None:
         """Apply a send's outcome to the outbox (and the chat, for blocks and migrations)."""
-        now = self.deps.clock()
+        now, error = self.deps.clock(), result.error or result.outcome.value
         async with self.deps.sessions() as session, session.begin():
             match result.outcome:
                 case SendOutcome.SENT:
@@ -259,68 +363,66 @@ class Sender:
                         now=now,
                     )
                 case SendOutcome.RETRY_AFTER:
-                    self.pacer.pause(result.retry_after_s)
-                    await outbox.set_status(
-                        session,
-                        [claim.id],
-                        "queued",
-                        next_at=now + timedelta(seconds=result.retry_after_s),
+                    log.warning(
+                        "Telegram asks to wait %.0f s (after the limiter's retries)",
+                        result.retry_after_s,
                     )
+                    self.pacer.pause(result.retry_after_s)
+                    later = now + timedelta(seconds=result.retry_after_s)
+                    await outbox.set_status(session, [claim.id], "queued", next_at=later)
                 case SendOutcome.BLOCKED:
                     log.info("chat %s blocked or removed the bot: deactivated", claim.chat_id)
-                    await chats.deactivate_chat(session, claim.chat_id, result.error or "forbidden")
-                case SendOutcome.MIGRATED:
-                    assert result.new_chat_id is not None
+                    await chats.deactivate_chat(session, claim.chat_id, error)
+                case SendOutcome.MIGRATED if result.new_chat_id is not None:
                     log.info("chat %s migrated to %s", claim.chat_id, result.new_chat_id)
                     await chats.migrate_chat(session, claim.chat_id, result.new_chat_id, now)
-                case SendOutcome.REJECTED:
-                    log.warning(
-                        "alert %s to %s rejected: %s", claim.id, claim.chat_id, result.error
-                    )
-                    await outbox.mark_failed(session, claim.id, result.error or "bad request")
-                case SendOutcome.TRANSIENT:
+                case SendOutcome.TRANSIENT if now - (claim.queued_at or now) < RETRY_WINDOW:
                     attempts = claim.attempts + 1
-                    if attempts >= MAX_ATTEMPTS:
-                        await outbox.mark_failed(session, claim.id, f"gave up: {result.error}")
-                    else:
-                        await outbox.mark_retry(
-                            session,
-                            claim.id,
-                            next_at=now + retry_delay(attempts),
-                            attempts=attempts,
-                            error=result.error or "network error",
-                        )
+                    await outbox.mark_retry(
+                        session,
+                        claim.id,
+                        next_at=now + retry_delay(attempts),
+                        attempts=attempts,
+                        error=error,
+                    )
+                case SendOutcome.TRANSIENT:
+                    await outbox.mark_failed(session, claim.id, f"gave up: {error}")
+                case _:
+                    log.warning("alert %s to %s rejected: %s", claim.id, claim.chat_id, error)
+                    await outbox.mark_failed(session, claim.id, error)
 
     async def _edit_updated(self, report: BatchReport) -> None:
         """Edit sent alerts whose story gained outlets since ("+N outlets")."""
         async with self.deps.sessions() as session, session.begin():
-            claims = await outbox.claim_edits(session, self.deps.worker_id, self.deps.clock(), 50)
+            claims = await outbox.claim_edits(
+                session, self.deps.worker_id, self.deps.clock(), EDITS_PER_BATCH
+            )
         if not claims:
             return
         async with self.deps.sessions() as session:
             prefs = await chats.get_prefs_many(session, sorted({c.chat_id for c in claims}))
             story_map = await stories.get_stories(session, sorted({c.story_id for c in claims}))
-        topics = self.deps.topic_map
         for claim in claims:
             story, chat = story_map.get(claim.story_id), prefs.get(claim.chat_id)
             if story is None or chat is None or claim.message_id is None:
                 continue
-            await asyncio.sleep(max(0.0, self.pacer.reserve(claim.chat_id) - time.monotonic()))
+            text, markup = self._render(story, chat)
+            await self.pacer.wait_turn(claim.chat_id)
             try:
                 await self.bot.edit_message_text(
-                    formatting.render_alert(
-                        story, tz=chat.timezone, topics=topics, now=self.deps.clock()
-                    ),
+                    text,
                     chat_id=claim.chat_id,
                     message_id=claim.message_id,
                     parse_mode="HTML",
-                    reply_markup=to_markup(buttons.alert_keyboard(story, topics)),
+                    reply_markup=markup,
                     link_preview_options=NO_PREVIEW,
                 )
             except TelegramError as exc:
                 log.info("could not edit alert %s in %s: %s", claim.id, claim.chat_id, exc)
                 report.add("edit_failed")
                 continue
+            finally:
+                self.pacer.sent(claim.chat_id)
             report.add("edited")
             async with self.deps.sessions() as session, session.begin():
                 await outbox.mark_edited(session, claim.id, story.outlets)
@@ -332,9 +434,21 @@ class Sender:
 
 
 async def release_stale_claims(deps: Deps, *, lease: timedelta) -> int:
-    """Give back claims of senders that died; at start-up and periodically."""
+    """Give back claims of senders that died; at start-up and periodically.
+
+    A claim is stale when it is older than `lease`, or older than HEARTBEAT_STALE while its
+    sender has stopped beating its heartbeat (a killed instance on PostgreSQL: its claims come
+    back within a minute, not after the whole lease). This process's own claims are never
+    taken back: they are in flight here.
+    """
+    now = deps.clock()
     async with deps.sessions() as session, session.begin():
-        released = await outbox.release_stale(session, deps.clock() - lease)
+        released = await outbox.release_stale(
+            session,
+            older_than=now - lease,
+            orphaned_before=now - HEARTBEAT_STALE,
+            keep=deps.worker_id,
+        )
     if released:
         log.warning("took back %d alerts claimed by a sender that stopped", released)
     return released

@@ -1,8 +1,12 @@
 """Logging set up once, to stdout, with the bot token redacted from every line.
 
 PTB and httpx log request URLs, and Telegram puts the token in the URL path
-(`/bot123:ABC.../getUpdates`). The formatter scrubs both the token pattern and any `/bot…/`
-path segment, including in exception text, so no log line can carry it.
+(`/bot123:ABC.../getUpdates`); PTB even names the token in `InvalidToken` ("The token `…` was
+rejected by the server."). The formatter scrubs the token pattern, any `/bot…/` path segment
+and the secrets it is given (the token, the webhook secret, a database password), including
+in exception text. An exception nobody caught is printed by Python itself, not by logging, so
+`configure_logging` also installs redacting `sys.excepthook` and `threading.excepthook`, and
+routes warnings through logging.
 """
 
 from __future__ import annotations
@@ -10,19 +14,48 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import traceback
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TextIO
 
-TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+TOKEN_PATTERN = re.compile(r"\d{5,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
 BOT_PATH = re.compile(r"/bot[^/\s]+/")
 QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "aiohttp.access", "hpack", "alembic")
+REDACTED = "[REDACTED]"
+_MIN_SECRET_CHARS = 6
+
+
+def secret_parts(secrets: Iterable[str | None]) -> tuple[str, ...]:
+    """The strings to scrub: each secret, and the part after the colon of a token.
+
+    The part after the colon is what makes a token secret, and it can appear alone (a log
+    that splits the token, an error quoting the path). Very short strings are skipped: they
+    would blank out ordinary words and protect nothing.
+    """
+    parts: set[str] = set()
+    for secret in secrets:
+        if not secret or len(secret) < _MIN_SECRET_CHARS:
+            continue
+        parts.add(secret)
+        tail = secret.partition(":")[2]
+        if len(tail) >= _MIN_SECRET_CHARS:
+            parts.add(tail)
+    return tuple(sorted(parts, key=len, reverse=True))
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove tokens and `/bot<token>/` path segments (and any given secrets) from text."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    text = TOKEN_PATTERN.sub("[REDACTED]", text)
-    return BOT_PATH.sub("/bot[REDACTED]/", text)
+    for secret in secret_parts(secrets):
+        text = text.replace(secret, REDACTED)
+    text = TOKEN_PATTERN.sub(REDACTED, text)
+    return BOT_PATH.sub(f"/bot{REDACTED}/", text)
+
+
+def format_exception(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    """A traceback as Python prints it, redacted."""
+    return redact("".join(traceback.format_exception(error)), secrets)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -59,14 +92,38 @@ def install_redacting_records(secrets: tuple[str, ...] = ()) -> None:
     logging.setLogRecordFactory(factory)
 
 
-def configure_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
-    """Send every log line to stdout through the redacting formatter.
+def install_excepthooks(secrets: tuple[str, ...] = ()) -> None:
+    """Print uncaught exceptions (main thread and others) redacted, to stderr as Python does."""
 
-    httpx/httpcore and APScheduler stay at WARNING unless DEBUG was asked for: their INFO
-    lines are one per request or job run, which drowns the summary lines.
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(kind, error, tb))
+        sys.stderr.write(redact(text, secrets))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or isinstance(args.exc_value, SystemExit):
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        sys.stderr.write(f"Exception in thread {name}:\n")
+        hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
+
+
+def configure_logging(
+    level: str = "INFO", secrets: tuple[str, ...] = (), stream: TextIO | None = None
+) -> None:
+    """Send every log line to `stream` (stdout by default) through the redacting formatter.
+
+    The one-shot commands pass stderr: their stdout is data (`stories --json`, `export`,
+    OPML) that a log line would corrupt. httpx/httpcore and APScheduler stay at WARNING
+    unless DEBUG was asked for: their INFO lines are one per request or job run, which drowns
+    the summary lines.
     """
     install_redacting_records(secrets)
-    handler = logging.StreamHandler(sys.stdout)
+    install_excepthooks(secrets)
+    logging.captureWarnings(True)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
         RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
     )

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from urllib.parse import urlsplit
 
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.cluster import PollerLock
@@ -30,7 +31,7 @@ def run(settings: Settings, role: str = "all") -> int:
         application.run_webhook(
             listen="0.0.0.0",  # all interfaces: Telegram (or a proxy) must reach the webhook
             port=settings.port,
-            url_path="telegram",
+            url_path=urlsplit(settings.webhook_url).path.strip("/") or "telegram",
             webhook_url=settings.webhook_url,
             secret_token=secret,
             allowed_updates=ALLOWED_UPDATES,

@@ -1,4 +1,10 @@
-"""The delivery job: send due alerts for a few seconds, then return (the next run continues)."""
+"""The delivery job: every second, make sure the sender is draining the outbox.
+
+The sender runs as an Application task until nothing is due, rather than inside the job: a
+job that ran for minutes would make the scheduler skip (and log) every tick meanwhile, and a
+job with a budget would leave the rate idle between its end and the next tick. Application.stop
+waits for the task, whose current batch finishes and is recorded; then it returns.
+"""
 
 from __future__ import annotations
 
@@ -16,4 +22,8 @@ def sender_of(context: BotContext) -> Sender:
 
 async def deliver_job(context: BotContext) -> None:
     application = context.application
-    await sender_of(context).run_once(budget_s=5.0, keep_going=lambda: application.running)
+    sender = sender_of(context)
+    if sender.running or not application.running:
+        return
+    sender.running = True
+    application.create_task(sender.run_once(keep_going=lambda: application.running), name="deliver")

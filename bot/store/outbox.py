@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import ChatRow, DeliveryRow, FollowRow
+from bot.db import ChatRow, DeliveryRow, FollowRow, WorkerRow
 from bot.store.dialect import dialect_name, insert_for
 
 
@@ -28,6 +28,7 @@ class Claim:
     story_id: int
     attempts: int
     message_id: int | None = None
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,19 +155,58 @@ async def queue_story(
     return queued
 
 
-async def claim(session: AsyncSession, worker: str, now: datetime, limit: int) -> list[Claim]:
-    """Take up to `limit` due alerts, breaking ones first, then oldest first."""
+async def claim(
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    limit: int,
+    *,
+    exclude_chats: Sequence[int] = (),
+) -> list[Claim]:
+    """Take up to `limit` due alerts, breaking ones first, then oldest first.
+
+    `exclude_chats` are chats the sender may not message yet (per-chat spacing); their rows
+    stay queued for a later claim instead of waiting inside a batch.
+    """
     due = (
         select(DeliveryRow.id)
         .where(DeliveryRow.status == "queued", DeliveryRow.next_attempt_at <= now)
         .order_by(DeliveryRow.priority.desc(), DeliveryRow.id)
         .limit(limit)
     )
+    if exclude_chats:
+        due = due.where(DeliveryRow.chat_id.not_in(list(exclude_chats)))
     if dialect_name(session) == "postgresql":
         due = due.with_for_update(skip_locked=True)
     statement = (
         update(DeliveryRow)
         .where(DeliveryRow.id.in_(due.scalar_subquery()))
+        .values(status="sending", claimed_by=worker, claimed_at=now)
+        .returning(
+            DeliveryRow.id,
+            DeliveryRow.chat_id,
+            DeliveryRow.thread_id,
+            DeliveryRow.story_id,
+            DeliveryRow.attempts,
+            DeliveryRow.created_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.execute(statement)).all()
+    claims = (Claim(*row[:5], queued_at=row[5]) for row in rows)
+    return sorted(claims, key=lambda claim: claim.id)
+
+
+async def claim_gathered(
+    session: AsyncSession, chat_id: int, status: str, worker: str, now: datetime
+) -> list[Claim]:
+    """Take all of a chat's rows in `status` ('held' or 'digest') to send as one message.
+
+    One UPDATE … RETURNING, so two digest runs (or instances) never both take a row.
+    """
+    statement = (
+        update(DeliveryRow)
+        .where(DeliveryRow.chat_id == chat_id, DeliveryRow.status == status)
         .values(status="sending", claimed_by=worker, claimed_at=now)
         .returning(
             DeliveryRow.id,
@@ -264,11 +304,32 @@ async def move_chat(session: AsyncSession, delivery_id: int, new_chat_id: int) -
     )
 
 
-async def release_stale(session: AsyncSession, older_than: datetime) -> int:
-    """Give back claims left by a sender that died (crash, kill -9) so they are sent."""
+async def release_stale(
+    session: AsyncSession,
+    *,
+    older_than: datetime,
+    orphaned_before: datetime,
+    keep: str,
+) -> int:
+    """Give back claims left by a sender that died (crash, kill -9) so they are sent.
+
+    Stale: claimed before `older_than`, or claimed before `orphaned_before` by a worker with
+    no heartbeat since then. Claims of `keep` (the caller itself) stay.
+    """
+    alive = select(WorkerRow.id).where(WorkerRow.heartbeat_at >= orphaned_before)
     result = await session.execute(
         update(DeliveryRow)
-        .where(DeliveryRow.status == "sending", DeliveryRow.claimed_at < older_than)
+        .where(
+            DeliveryRow.status == "sending",
+            or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by != keep),
+            or_(
+                DeliveryRow.claimed_at < older_than,
+                and_(
+                    DeliveryRow.claimed_at < orphaned_before,
+                    or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by.not_in(alive)),
+                ),
+            ),
+        )
         .values(status="queued", claimed_by=None)
     )
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
@@ -292,19 +353,31 @@ async def chats_with(session: AsyncSession, status: str) -> list[int]:
     return list(rows.all())
 
 
-async def rows_with(session: AsyncSession, chat_id: int, status: str) -> list[Claim]:
-    rows = await session.execute(
-        select(
-            DeliveryRow.id,
-            DeliveryRow.chat_id,
-            DeliveryRow.thread_id,
-            DeliveryRow.story_id,
-            DeliveryRow.attempts,
-        )
-        .where(DeliveryRow.chat_id == chat_id, DeliveryRow.status == status)
-        .order_by(DeliveryRow.id)
+async def restatus_chat(session: AsyncSession, chat_id: int, old: str, new: str) -> None:
+    """Move a chat's rows between states (held to digest, digest back to queued)."""
+    await session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.chat_id == chat_id, DeliveryRow.status == old)
+        .values(status=new)
     )
-    return [Claim(*row) for row in rows.all()]
+
+
+async def restatus_worker_chat(
+    session: AsyncSession, worker: str, chat_id: int, new: str, *, error: str | None = None
+) -> None:
+    """Give back (or dead-letter) what this worker claimed for one chat and did not send."""
+    values: dict[str, object] = {"status": new, "claimed_by": None}
+    if error is not None:
+        values["error"] = error[:300]
+    await session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.chat_id == chat_id,
+            DeliveryRow.status == "sending",
+            DeliveryRow.claimed_by == worker,
+        )
+        .values(**values)
+    )
 
 
 async def flag_edits(session: AsyncSession, story_id: int, *, since: datetime, outlets: int) -> int:

@@ -186,8 +186,13 @@ async def record_success(
     etag: str | None,
     last_modified: str | None,
     body_hash: str | None,
+    first_fetch_done: bool = True,
 ) -> None:
-    """A fetch worked (or the source said "not modified"): reset its health."""
+    """A fetch worked (or the source said "not modified"): reset its health.
+
+    `first_fetch_done` stays False while a source has not yet given any entry (an empty or
+    unchanged first answer), so its backlog, when it comes, still alerts nobody.
+    """
     await session.execute(
         update(SourceRow)
         .where(SourceRow.id == source_id)
@@ -197,7 +202,7 @@ async def record_success(
             last_success_at=now,
             next_fetch_at=next_fetch_at,
             claimed_until=None,
-            first_fetch_done=True,
+            first_fetch_done=first_fetch_done,
             outage_notified=False,
             etag=etag,
             last_modified=last_modified,

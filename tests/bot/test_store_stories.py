@@ -1,0 +1,398 @@
+"""Storing articles (issue #3): exact repeats never make a new item, reports of one event
+join one story, and the store stays correct under conflicts and look-alike crowds.
+
+The first tests call `bot.store.stories` on a real database; the last ones go end to end
+through the fetch pass, the emulator and the feed server."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import feeds, normalise
+from bot.config import load_topics
+from bot.db import ItemRow, StoryBandRow, StoryRow, make_engine, make_sessionmaker
+from bot.feedserver import SAMPLE_FEEDS_DIR, FeedServer
+from bot.models import Article, Entry, Source
+from bot.pipeline import prepare
+from bot.store import sources, stories
+from bot.store.stories import Outcome, Stored
+from bot.topics import compile_topics
+from tests.bot.test_pipeline import Item, all_stories, rss, source_entries
+from tests.bot.test_sample_feeds import SAME_EVENT
+from tests.helpers import harness
+
+NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+TOPICS = compile_topics(load_topics())
+
+
+@dataclass
+class Store:
+    """A migrated database with two sources, and a way to store articles in it."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    ids: dict[str, int]
+
+    async def put(
+        self, session: AsyncSession, article: Article, *, now: datetime = NOW, window: float = 72
+    ) -> Stored:
+        (item,) = prepare([article], TOPICS)
+        return await stories.store_article(
+            session, self.ids[article.source], article.source, item, now=now, window_hours=window
+        )
+
+    async def count(self, model: type[StoryRow] | type[ItemRow]) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        await sources.sync_sources(
+            session,
+            [Source("Wire A", "https://a.example/rss"), Source("Wire B", "https://b.example/rss")],
+            NOW,
+        )
+    async with sessions() as session:
+        ids = {state.source.name: state.id for state in await sources.list_sources(session)}
+    yield Store(sessions, ids)
+    await engine.dispose()
+
+
+def article(
+    source: str,
+    title: str,
+    text: str = "",
+    *,
+    url: str | None = None,
+    guid: str | None = None,
+    published: datetime = NOW - timedelta(hours=1),
+) -> Article:
+    """An article as the pipeline makes it (canonical URL, content hash, language)."""
+    link = url or f"https://{source[-1].lower()}.example/{abs(hash(title)) % 10**8}"
+    entry = Entry(title=title, url=link, guid=guid, summary=text, published=published)
+    made = normalise.normalise_entry(
+        entry, Source(source, "https://x.example/", language="en"), now=NOW
+    )
+    assert made is not None
+    return made
+
+
+async def test_known_keys_are_urls_and_content_anywhere_and_guids_within_a_source(
+    store: Store,
+) -> None:
+    """A URL or a content hash is known whoever stored it; a GUID only within its source."""
+    stored = article("Wire A", "Ferry service resumes in Izmail", "Boats run again.", guid="a-1")
+    async with store.sessions() as session, session.begin():
+        await store.put(session, stored)
+    cases = [  # (asking source, url, guid, content hash, known)
+        ("Wire B", stored.url, "other", "", True),
+        ("Wire B", "https://b.example/new", "a-1", "", False),
+        ("Wire A", "https://a.example/new", "a-1", "", True),
+        ("Wire B", "https://b.example/new", "b-9", stored.content_hash, True),
+        ("Wire A", "", "", "", False),
+        ("Wire A", stored.url + "/other", "a-2", "0" * 64, False),
+    ]
+    async with store.sessions() as session:
+        for source, url, guid, content_hash, expected in cases:
+            known = await stories.known_keys(
+                session, store.ids[source], urls=[url], guids=[guid], hashes=[content_hash]
+            )
+            assert known.knows(url, guid, content_hash) is expected, (source, url, guid)
+
+
+async def test_a_repeat_caught_by_the_unique_keys_keeps_the_transaction_usable(
+    store: Store,
+) -> None:
+    """Another outlet's item with a stored URL or content (as when two instances race) is a
+    duplicate; the story made for it is removed, and the same transaction goes on storing
+    (on PostgreSQL a failed INSERT would abort it)."""
+    first = article("Wire A", "Kharkiv tram depot hit", "A glide bomb hit the depot.")
+    same_url = article("Wire B", "Parliament passes budget", "Deputies voted.", url=first.url)
+    same_text = replace(
+        article("Wire B", "Tram depot in Kharkiv struck", "Depot hit.", url="https://b.example/t"),
+        content_hash=first.content_hash,
+    )
+    later = article("Wire B", "Grain ship leaves Odesa", "A bulk carrier sailed.")
+    async with store.sessions() as session, session.begin():
+        outcomes = [
+            (await store.put(session, a)).outcome for a in (first, same_url, same_text, later)
+        ]
+    assert outcomes == [Outcome.NEW_STORY, Outcome.DUPLICATE, Outcome.DUPLICATE, Outcome.NEW_STORY]
+    assert (await store.count(StoryRow), await store.count(ItemRow)) == (2, 2)
+
+
+async def test_a_report_of_the_same_event_joins_and_updates_its_story(store: Store) -> None:
+    """A reworded report from another outlet joins the story: both items are kept, outlets
+    are recounted, the story dates from the earliest report, and topics add up."""
+    first = article(
+        "Wire A",
+        "Glide bomb hits Kharkiv apartment block, 14 injured",
+        "A Russian glide bomb hit a five-storey apartment block in Kharkiv, injuring 14.",
+    )
+    second = article(
+        "Wire B",
+        "14 hurt as Russian glide bomb strikes Kharkiv residential building",
+        "Fourteen people were injured when a guided bomb hit a residential block in Kharkiv "
+        "on Sunday evening; emergency crews worked through the night, Zelensky said.",
+        published=first.published_at - timedelta(minutes=30),
+    )
+    later = NOW + timedelta(minutes=5)
+    async with store.sessions() as session, session.begin():
+        created = await store.put(session, first)
+        joined = await store.put(session, second, now=later)
+    async with store.sessions() as session:
+        story = await stories.get_story(session, created.story_id or 0)
+        counts = await stories.topic_counts(session, NOW - timedelta(days=1))
+    assert (created.outcome, joined.outcome) == (Outcome.NEW_STORY, Outcome.MERGED)
+    assert story is not None and joined.story_id == story.id and joined.outlets == 2
+    assert [item.source for item in story.items] == ["Wire A", "Wire B"]
+    assert (story.outlets, story.published_at, story.last_seen_at) == (
+        2,
+        second.published_at,
+        later,
+    )
+    assert {"kharkiv", "missiles"} <= story.topics
+    assert all(counts.get(topic) == 1 for topic in story.topics)
+
+
+def lookalike(rng: random.Random, n: int) -> Article:
+    """An unrelated report in the war's everyday words (another village, another count)."""
+    village = "".join(rng.choices(["ka", "ro", "vi", "len", "dor", "mi", "sha", "tel"], k=3))
+    what = rng.choice(["power line", "school", "grain store", "bridge", "farm", "clinic"])
+    return article(
+        "Wire B",
+        f"Russian drone attack damages {what} in {village.capitalize()}, Kharkiv region",
+        f"Russian drones attacked the Kharkiv region overnight, damaging a {what} in "
+        f"{village.capitalize()}; {rng.randint(2, 90)} drones were shot down, officials said.",
+        url=f"https://b.example/lookalike/{n}",
+    )
+
+
+EVENTS = [  # (first report, a later report of the same event by another outlet)
+    (
+        (
+            "Drone attack on Vovchansk water plant leaves 9,000 without water",
+            "A Russian drone attack damaged the water treatment plant in Vovchansk, Kharkiv "
+            "region, leaving about 9,000 residents without water, the governor said.",
+        ),
+        (
+            "About 9,000 Vovchansk residents without water after drone hits treatment plant",
+            "Russian drones hit the Vovchansk water treatment plant in Kharkiv region "
+            "overnight; some 9,000 people are without running water, the governor said.",
+        ),
+    ),
+    (
+        (
+            "Drone strike on Kupiansk hospital injures five medics, Kharkiv region",
+            "A Russian drone struck the central hospital in Kupiansk, Kharkiv region, injuring "
+            "five medics and damaging the surgery ward, officials said.",
+        ),
+        (
+            "Five medics hurt as Russian drone hits Kupiansk central hospital",
+            "Five medical workers were injured when a Russian drone hit the central hospital "
+            "in Kupiansk in Kharkiv region; the surgery ward was damaged, officials said.",
+        ),
+    ),
+]
+
+
+async def test_a_report_finds_its_story_in_a_crowd_of_lookalikes(store: Store) -> None:
+    """Candidates are bounded (a few postings per LSH band, newest first, then the stories
+    sharing most bands), yet a report finds its story among 150 stories that share the war's
+    common words with it, whether its story is one of the oldest or one of the newest."""
+    rng = random.Random(7)
+    targets: dict[int, int | None] = {}
+    async with store.sessions() as session, session.begin():
+        for n in range(150):
+            if n in (5, 145):
+                (title, text), _ = EVENTS[n > 5]
+                targets[n > 5] = (await store.put(session, article("Wire A", title, text))).story_id
+            await store.put(session, lookalike(rng, n))
+        for index, (_, (title, text)) in enumerate(EVENTS):
+            joined = await store.put(session, article("Wire B", title, text))
+            assert joined.outcome is Outcome.MERGED and joined.story_id == targets[index], title
+
+
+async def test_a_story_older_than_the_window_takes_no_more_reports(store: Store) -> None:
+    """Recurring reports 30 hours apart may chain for one step, but a story whose first
+    report is older than the window starts over: a daily bulletin is not one story for ever."""
+    window = 36.0
+
+    def bulletin(day: int) -> Article:
+        return article(
+            "Wire A",
+            "OSCE monitoring mission reports ceasefire violations in eastern Ukraine",
+            "The mission recorded ceasefire violations in Donetsk and Luhansk regions. "
+            f"Monitors visited {('Zolote', 'Shchastia', 'Stanytsia')[day]}.",
+            url=f"https://a.example/smm/{day}",
+            published=NOW - timedelta(hours=60 - 30 * day),
+        )
+
+    async with store.sessions() as session, session.begin():
+        outcomes = [(await store.put(session, bulletin(day), window=window)) for day in range(3)]
+    assert [o.outcome for o in outcomes] == [Outcome.NEW_STORY, Outcome.MERGED, Outcome.NEW_STORY]
+    assert outcomes[1].story_id == outcomes[0].story_id != outcomes[2].story_id
+
+
+async def test_prune_bands_drops_only_rows_older_than_the_cut(store: Store) -> None:
+    """Band rows older than any window go, so the LSH index is the size of the window."""
+    async with store.sessions() as session, session.begin():
+        await store.put(session, article("Wire A", "Sumy schools reopen", "Pupils return."))
+        await store.put(
+            session,
+            article("Wire A", "Ferry resumes in Izmail", "Boats run."),
+            now=NOW + timedelta(days=5),
+        )
+    async with store.sessions() as session, session.begin():
+        pruned = await stories.prune_bands(session, NOW + timedelta(days=1))
+        left = await session.scalar(select(func.count()).select_from(StoryBandRow))
+    assert pruned > 0 and left == pruned
+
+
+async def test_exact_repeats_never_make_a_new_item_or_alert(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Same URL, the URL with tracking parameters, a re-published GUID, the same content
+    under a new address, and a feed whose GUIDs all change at once: none is a new item or an
+    alert. Only the genuinely new item reaches the chat following everything."""
+    a = Item("Kharkiv tram depot hit", "https://wire.example/a", "a", "A glide bomb hit it.")
+    b = Item("Sumy schools reopen", "https://wire.example/b", "b", "Pupils return to classes.")
+    variants = {
+        "same URL, new GUID and title": [Item("Depot fire out", a.link, "a2", "Fire is out.")],
+        "URL with tracking parameters": [
+            Item("Depot update", a.link + "?utm_source=tg&fbclid=1#top", "a3", "Crews left.")
+        ],
+        "GUID re-published at a new URL": [
+            Item("Schools reopen", "https://wire.example/b-upd", b.guid, "All pupils back.")
+        ],
+        "same content, new URL and GUID": [Item(a.title, "https://m.wire.example/x", "x", a.text)],
+        "every GUID changed at once": [
+            Item(i.title, i.link, i.guid + "-v2", i.text, i.published) for i in (a, b)
+        ],
+    }
+    new = Item("Grain ship leaves Odesa", "https://wire.example/c", "c", "A bulk carrier sailed.")
+
+    def wire(server: FeedServer) -> str:
+        server.set_feed("/feeds/wire.rss", rss([a, b]))
+        return source_entries(("Wire", server.url("/feeds/wire.rss")))
+
+    async with harness(database_url, tmp_path, sources=wire) as h:
+        chat = h.chat()
+        await chat.send("/follow all")
+        assert (await h.fetch()).new_items == 2
+        for name, extra in variants.items():
+            h.feeds.set_feed("/feeds/wire.rss", rss([a, b, *extra]))
+            report = await h.fetch()
+            assert (report.new_items, report.queued) == (0, 0), name
+        since = len(h.emulator.sent)
+        h.feeds.set_feed("/feeds/wire.rss", rss([a, b, new]))
+        report = await h.fetch()
+        alerts = await chat.replies(since, settle=0.5)
+        listed = await all_stories(h)
+    assert (report.new_items, report.new_stories, report.queued) == (1, 1, 1)
+    assert len(alerts) == 1 and new.title in (alerts[0].text or "")
+    assert sorted(len(story.items) for story in listed) == [1, 1, 1]
+
+
+def sample_urls() -> dict[str, str]:
+    """GUID -> canonical URL of every sample entry."""
+    urls = {}
+    for path in SAMPLE_FEEDS_DIR.iterdir():
+        for entry in feeds.parse_feed(path.read_bytes(), base_url="https://x.example/").entries:
+            urls[entry.guid or entry.url] = normalise.canonical_url(entry.url)
+    return urls
+
+
+async def test_other_outlets_reports_of_an_event_join_one_story(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Across the sample outlets, each event's English reports form one story with every item
+    and outlet kept (the Ukrainian report is its own story); a later update from one of them
+    under a new URL joins it without a second alert."""
+    urls = sample_urls()
+    async with harness(database_url, tmp_path) as h:
+        chat = h.chat()
+        await chat.send("/follow all")
+        await h.fetch()
+        story_of = {item.url: story for story in await all_stories(h) for item in story.items}
+        for event, (_, guids) in SAME_EVENT.items():
+            english = [urls[g] for g in guids if not g.startswith("nfd-")]
+            story = story_of[english[0]]
+            assert {story_of[url].id for url in english} == {story.id}, event
+            assert (story.outlets, len(story.items)) == (len(english), len(english)), event
+            assert all(story_of[urls[g]].id != story.id for g in guids if g.startswith("nfd-"))
+        nk = story_of[urls["https://dnipro-ledger.example/?p=48213"]]
+        assert nk.published_at is not None
+        update = Item(
+            "About 3,000 more North Korean troops reach Russia's Kursk region, intelligence says",
+            "https://dnipro-ledger.example/?p=48399",
+            "https://dnipro-ledger.example/?p=48399",
+            "Roughly 3,000 additional North Korean soldiers have arrived in Russia's Kursk region "
+            "over the past week, Ukraine's military intelligence said, near Glushkovo.",
+            nk.published_at + timedelta(hours=3),
+        )
+        dnipro = (SAMPLE_FEEDS_DIR / "dnipro_ledger.rss").read_bytes()
+        new_item = b"<item>" + rss([update]).split(b"<item>", 1)[1].split(b"</channel>")[0]
+        h.feeds.set_feed(
+            "/feeds/dnipro_ledger.rss", dnipro.replace(b"<item>", new_item + b"<item>", 1)
+        )
+        report = await h.fetch()
+        async with h.deps.sessions() as session:
+            grown = await stories.get_story(session, nk.id)
+    assert (report.new_items, report.merged, report.new_stories, report.queued) == (1, 1, 0, 0)
+    assert grown is not None and len(grown.items) == len(nk.items) + 1
+    assert grown.outlets == nk.outlets
+
+
+async def test_two_outlets_syndicating_one_url_in_one_pass(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two outlets carrying one article (same link, their own titles and GUIDs) in the same
+    pass: the URL is stored once, both sources stay healthy, and their other items are kept."""
+    shared = "https://wires.example/story/123"
+
+    def both(server: FeedServer) -> str:
+        server.set_feed(
+            "/feeds/a.rss",
+            rss(
+                [
+                    Item("Sea drone hits patrol boat", shared, "a-1", "A sea drone hit a boat."),
+                    Item("Ferry resumes in Izmail", "https://a.example/2", "a-2", "Boats run."),
+                ]
+            ),
+        )
+        server.set_feed(
+            "/feeds/b.rss",
+            rss(
+                [
+                    Item(
+                        "Navy: patrol boat struck",
+                        shared,
+                        "b-1",
+                        "The navy said a boat was struck.",
+                    ),
+                    Item("Sumy schools reopen", "https://b.example/2", "b-2", "Pupils return."),
+                ]
+            ),
+        )
+        return source_entries(
+            ("Wire A", server.url("/feeds/a.rss")), ("Wire B", server.url("/feeds/b.rss"))
+        )
+
+    async with harness(database_url, tmp_path, sources=both) as h:
+        report = await h.fetch()
+        listed = await all_stories(h)
+    assert [source.status for source in report.sources] == ["ok", "ok"]
+    assert report.new_items == 3, "one outlet's copy of the shared URL is a repeat"
+    assert [item.url for story in listed for item in story.items].count(shared) == 1
