@@ -69,6 +69,14 @@ def parse_feed(
     return _parse_xml(body, base_url=base_url, content_type=content_type)
 
 
+# Character references to UTF-16 surrogates (&#xD800; … &#57343;) decode to lone surrogates,
+# which feedparser then fails to encode; a reader wants a replacement mark, not a lost feed.
+_SURROGATE_REF = re.compile(
+    r"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}"
+    r"|0*(?:5529[6-9]|55[3-9]\d\d|56\d{3}|57[0-2]\d\d|573[0-3]\d|5734[0-3]));"
+)
+
+
 def _parse_xml(body: bytes, *, base_url: str, content_type: str | None) -> ParsedFeed:
     head = body[:2048].lstrip().lower()
     if head.startswith((b"{", b"[")):
@@ -80,7 +88,11 @@ def _parse_xml(body: bytes, *, base_url: str, content_type: str | None) -> Parse
     headers = {"content-type": "application/xml; charset=utf-8"}
     if base_url:
         headers["content-location"] = base_url
-    parsed = feedparser.parse(text.lstrip().encode("utf-8"), response_headers=headers)
+    clean = _SURROGATE_REF.sub("&#xFFFD;", text.lstrip())
+    try:
+        parsed = feedparser.parse(clean.encode("utf-8", "replace"), response_headers=headers)
+    except (UnicodeError, ValueError) as exc:
+        raise SourceError(f"the feed has characters that cannot be read ({exc})") from None
     problem = _bozo_reason(parsed)
     if not parsed.entries:
         if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:

@@ -455,3 +455,16 @@ def test_parse_feed_raises_nothing_but_source_error(body: bytes, kind: SourceKin
     except SourceError:
         return
     assert all(entry.published is None or entry.published.tzinfo is UTC for entry in parsed.entries)
+
+
+def test_character_references_to_surrogates_do_not_lose_the_feed() -> None:
+    """A numeric reference to a UTF-16 surrogate becomes U+FFFD; the feed still parses
+    (found by tests/bot/test_fuzz.py: feedparser raised UnicodeEncodeError)."""
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Bad &#xD800; ref &#55296; here</title><link>https://a.example/1</link>"
+        b"</item></channel></rss>"
+    )
+    parsed = parse_feed(body)
+    assert len(parsed.entries) == 1
+    assert "\ufffd" in parsed.entries[0].title
