@@ -89,8 +89,3 @@ def digest_due(now: datetime, prefs: ChatPrefs, last_digest_at: datetime | None)
     if now < due_today:
         return False
     return last_digest_at is None or last_digest_at < due_today
-
-
-def format_local(moment: datetime, tz_name: str) -> str:
-    """HH:MM in the given zone."""
-    return moment.astimezone(zone(tz_name)).strftime("%H:%M")

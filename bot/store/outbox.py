@@ -298,12 +298,6 @@ async def set_status(
     await session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(list(ids))).values(**values))
 
 
-async def move_chat(session: AsyncSession, delivery_id: int, new_chat_id: int) -> None:
-    await session.execute(
-        update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(chat_id=new_chat_id)
-    )
-
-
 async def release_stale(
     session: AsyncSession,
     *,

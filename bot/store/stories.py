@@ -576,7 +576,3 @@ async def count_stories(session: AsyncSession, since: datetime | None = None) ->
     if since is not None:
         query = query.where(StoryRow.first_seen_at >= since)
     return int(await session.scalar(query) or 0)
-
-
-async def set_summary(session: AsyncSession, story_id: int, summary: str) -> None:
-    await session.execute(update(StoryRow).where(StoryRow.id == story_id).values(summary=summary))
