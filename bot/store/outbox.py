@@ -31,6 +31,16 @@ class Claim:
     queued_at: datetime | None = None
 
 
+# The columns every claim returns, in Claim's field order.
+CLAIM_COLUMNS = (
+    DeliveryRow.id,
+    DeliveryRow.chat_id,
+    DeliveryRow.thread_id,
+    DeliveryRow.story_id,
+    DeliveryRow.attempts,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class KeywordFollow:
     chat_id: int
@@ -183,11 +193,7 @@ async def claim(
         .where(DeliveryRow.id.in_(due.scalar_subquery()))
         .values(status="sending", claimed_by=worker, claimed_at=now)
         .returning(
-            DeliveryRow.id,
-            DeliveryRow.chat_id,
-            DeliveryRow.thread_id,
-            DeliveryRow.story_id,
-            DeliveryRow.attempts,
+            *CLAIM_COLUMNS,
             DeliveryRow.created_at,
         )
         .execution_options(synchronize_session=False)
@@ -209,11 +215,7 @@ async def claim_gathered(
         .where(DeliveryRow.chat_id == chat_id, DeliveryRow.status == status)
         .values(status="sending", claimed_by=worker, claimed_at=now)
         .returning(
-            DeliveryRow.id,
-            DeliveryRow.chat_id,
-            DeliveryRow.thread_id,
-            DeliveryRow.story_id,
-            DeliveryRow.attempts,
+            *CLAIM_COLUMNS,
         )
         .execution_options(synchronize_session=False)
     )
@@ -236,11 +238,7 @@ async def claim_edits(session: AsyncSession, worker: str, now: datetime, limit: 
         .where(DeliveryRow.id.in_(due.scalar_subquery()))
         .values(needs_edit=False, claimed_by=worker, claimed_at=now)
         .returning(
-            DeliveryRow.id,
-            DeliveryRow.chat_id,
-            DeliveryRow.thread_id,
-            DeliveryRow.story_id,
-            DeliveryRow.attempts,
+            *CLAIM_COLUMNS,
             DeliveryRow.message_id,
         )
         .execution_options(synchronize_session=False)
