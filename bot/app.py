@@ -14,6 +14,7 @@ from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
+from bot import cluster
 from bot.config import Settings, load_sources, load_topics
 from bot.context import AppData, BotContext, Deps, utc_now
 from bot.db import make_engine, make_sessionmaker
@@ -81,6 +82,9 @@ def build_application(
         # the last one died; with PostgreSQL other instances may be sending, so wait a lease.
         lease = timedelta(0) if settings.is_sqlite else timedelta(minutes=2)
         await release_stale_claims(deps, lease=lease)
+        limiter = application.bot.rate_limiter
+        if not settings.is_sqlite and isinstance(limiter, SharedRateLimiter):
+            limiter.share_schedule(cluster.slot_reserver(deps.sessions))
         await application.bot.set_my_commands(bot_commands())
         if jobs and role != "poller" and application.job_queue is not None:
             schedule(application.job_queue, settings)

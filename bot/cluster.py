@@ -10,12 +10,15 @@ SEND_RATE (the rate divided by the live instances) and the fleet stays under the
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db import WorkerRow
+from bot.ratelimit import Reserve
+from bot.store import pacing
 from bot.store.dialect import insert_for
 
 log = logging.getLogger(__name__)
@@ -102,3 +105,13 @@ async def beat(session: AsyncSession, worker_id: str, role: str, now: datetime) 
 
 async def leave(session: AsyncSession, worker_id: str) -> None:
     await session.execute(delete(WorkerRow).where(WorkerRow.id == worker_id))
+
+
+def slot_reserver(sessions: async_sessionmaker[AsyncSession]) -> Reserve:
+    """The rate limiter's way to reserve global send slots in the database."""
+
+    async def reserve(count: int, interval: float) -> float:
+        async with sessions() as session, session.begin():
+            return await pacing.reserve_slots(session, count, interval, time.time())
+
+    return reserve

@@ -36,6 +36,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 
+BUSY_TIMEOUT_S = 15.0
+"""How long an SQLite statement waits for another connection's lock before "database is locked"
+(a backup or a sqlite3 shell holding a transaction for a moment is waited out)."""
+
 # SQLite only auto-increments an "INTEGER PRIMARY KEY"; PostgreSQL gets 64-bit ids.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -181,6 +185,9 @@ class ChatRow(Base):
     languages: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Wall-clock seconds (time.time()) before which no sender may message this chat: a
+    # sender's lease while it sends, then Telegram's per-chat spacing. Shared by instances.
+    send_after: Mapped[float | None] = mapped_column(Float)
 
 
 class FollowRow(Base):
@@ -242,12 +249,22 @@ class WorkerRow(Base):
     sent_per_s: Mapped[float] = mapped_column(Float, default=0)
 
 
+class SendScheduleRow(Base):
+    """The next free global send slot (wall-clock seconds), reserved in blocks by instances
+    so that together they stay under SEND_RATE (PostgreSQL; one process paces itself)."""
+
+    __tablename__ = "send_schedule"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     """WAL for concurrent readers, foreign keys on, and a busy timeout instead of instant errors."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={round(BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -255,7 +272,7 @@ def _sqlite_pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
 def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """One engine per process; SQLite gets its pragmas on every new connection."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -37,7 +37,7 @@ from telegram.error import (
 from bot import buttons, formatting, timing
 from bot.context import Deps
 from bot.models import ChatPrefs, DigestMode, Story
-from bot.store import chats, outbox, stories
+from bot.store import chats, outbox, pacing, stories
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,11 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts, 1), 600))
 
 
+def spacing_for(chat_id: int) -> float:
+    """Seconds between two messages to one chat: groups and channels have negative ids."""
+    return GROUP_SPACING_S if chat_id < 0 else PRIVATE_SPACING_S
+
+
 @dataclass(slots=True)
 class Pacer:
     """Per-chat spacing (1 s private, 3 s groups) and a global pause after a 429.
@@ -153,7 +158,7 @@ class Pacer:
 
     def reserve(self, chat_id: int) -> float:
         """The monotonic time at which this chat may get its next message (and book it)."""
-        spacing = GROUP_SPACING_S if chat_id < 0 else PRIVATE_SPACING_S
+        spacing = spacing_for(chat_id)
         slot = max(time.monotonic(), self.next_slot.get(chat_id, 0.0), self.paused_until)
         self.next_slot[chat_id] = slot + spacing
         return slot
@@ -165,8 +170,9 @@ class Pacer:
     def sent(self, chat_id: int) -> None:
         """Count the spacing from when a message really left: the global limiter may have
         held it back past its slot, which would bring it close to the chat's next one."""
-        spacing = GROUP_SPACING_S if chat_id < 0 else PRIVATE_SPACING_S
-        self.next_slot[chat_id] = max(self.next_slot.get(chat_id, 0.0), time.monotonic() + spacing)
+        self.next_slot[chat_id] = max(
+            self.next_slot.get(chat_id, 0.0), time.monotonic() + spacing_for(chat_id)
+        )
 
     def busy(self) -> list[int]:
         """Chats that may not get a message yet (and forget those whose spacing has passed)."""
@@ -271,7 +277,12 @@ class Sender:
         busy = sorted(set(self.pacer.busy()) | self.in_flight)
         async with self.deps.sessions() as session, session.begin():
             claims = await outbox.claim(
-                session, self.deps.worker_id, self.deps.clock(), limit, exclude_chats=busy
+                session,
+                self.deps.worker_id,
+                self.deps.clock(),
+                limit,
+                wall=time.time(),
+                exclude_chats=busy,
             )
         self.in_flight.update(claim.chat_id for claim in claims)
         return claims
@@ -302,10 +313,13 @@ class Sender:
                 routed["held"].append(claim.id)
             else:
                 to_send.append(claim)
+        sending = {claim.chat_id for claim in to_send}
         async with self.deps.sessions() as session, session.begin():
             for status, ids in routed.items():
                 if ids:
                     await outbox.set_status(session, ids, status)
+            wall = time.time()
+            await pacing.space_chats(session, dict.fromkeys(sorted(set(first) - sending), wall))
         report.add("digest", len(routed["digest"]))
         report.add("held", len(routed["held"]))
         report.add("dropped", len(routed["dropped"]))
@@ -319,6 +333,8 @@ class Sender:
                 report.add("crashed")
                 async with self.deps.sessions() as session, session.begin():
                     await outbox.mark_failed(session, claim.id, f"internal error: {exc!r}")
+                    wall = time.time() + spacing_for(claim.chat_id)
+                    await pacing.space_chats(session, {claim.chat_id: wall})
             finally:
                 self.in_flight.discard(claim.chat_id)
 
@@ -352,7 +368,9 @@ class Sender:
     async def record(self, claim: outbox.Claim, story: Story, result: SendResult) -> None:
         """Apply a send's outcome to the outbox (and the chat, for blocks and migrations)."""
         now, error = self.deps.clock(), result.error or result.outcome.value
+        wall = time.time() + max(spacing_for(claim.chat_id), result.retry_after_s)
         async with self.deps.sessions() as session, session.begin():
+            await pacing.space_chats(session, {claim.chat_id: wall})
             match result.outcome:
                 case SendOutcome.SENT:
                     await outbox.mark_sent(

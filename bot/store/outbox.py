@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import ChatRow, DeliveryRow, FollowRow, WorkerRow
+from bot.store import pacing
 from bot.store.dialect import dialect_name, insert_for
 
 
@@ -171,31 +172,41 @@ async def claim(
     now: datetime,
     limit: int,
     *,
+    wall: float,
     exclude_chats: Sequence[int] = (),
 ) -> list[Claim]:
-    """Take up to `limit` due alerts, breaking ones first, then oldest first.
+    """Take up to `limit` due alerts, breaking ones first, then oldest first, one per chat.
 
-    `exclude_chats` are chats the sender may not message yet (per-chat spacing); their rows
-    stay queued for a later claim instead of waiting inside a batch.
+    Only chats that are free at `wall` (see `pacing`) are considered, and their leases are
+    taken in the same transaction: while this sender holds a chat, no other sender on the
+    database claims for it, and after the send the lease turns into the chat's spacing.
+    `exclude_chats` are chats this process itself is still spacing.
     """
     due = (
-        select(DeliveryRow.id)
-        .where(DeliveryRow.status == "queued", DeliveryRow.next_attempt_at <= now)
+        select(DeliveryRow.id, DeliveryRow.chat_id)
+        .join(ChatRow, ChatRow.id == DeliveryRow.chat_id)
+        .where(
+            DeliveryRow.status == "queued",
+            DeliveryRow.next_attempt_at <= now,
+            pacing.chat_is_free(wall),
+        )
         .order_by(DeliveryRow.priority.desc(), DeliveryRow.id)
         .limit(limit)
     )
     if exclude_chats:
         due = due.where(DeliveryRow.chat_id.not_in(list(exclude_chats)))
-    if dialect_name(session) == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    first: dict[int, int] = {}
+    for delivery_id, chat_id in (await session.execute(due)).all():
+        first.setdefault(chat_id, delivery_id)
+    leased = await pacing.lease_chats(session, sorted(first), wall)
+    if not leased:
+        return []
     statement = (
         update(DeliveryRow)
-        .where(DeliveryRow.id.in_(due.scalar_subquery()))
+        .where(DeliveryRow.id.in_([first[chat_id] for chat_id in leased]))
+        .where(DeliveryRow.status == "queued")
         .values(status="sending", claimed_by=worker, claimed_at=now)
-        .returning(
-            *CLAIM_COLUMNS,
-            DeliveryRow.created_at,
-        )
+        .returning(*CLAIM_COLUMNS, DeliveryRow.created_at)
         .execution_options(synchronize_session=False)
     )
     rows = (await session.execute(statement)).all()
@@ -323,8 +334,11 @@ async def release_stale(
             ),
         )
         .values(status="queued", claimed_by=None)
+        .returning(DeliveryRow.chat_id)
     )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    chat_ids = list(result.scalars().all())
+    await pacing.free_chats(session, chat_ids)
+    return len(chat_ids)
 
 
 async def release_worker(session: AsyncSession, worker: str) -> int:
@@ -333,8 +347,11 @@ async def release_worker(session: AsyncSession, worker: str) -> int:
         update(DeliveryRow)
         .where(DeliveryRow.status == "sending", DeliveryRow.claimed_by == worker)
         .values(status="queued", claimed_by=None)
+        .returning(DeliveryRow.chat_id)
     )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    chat_ids = list(result.scalars().all())
+    await pacing.free_chats(session, chat_ids)
+    return len(chat_ids)
 
 
 async def chats_with(session: AsyncSession, status: str) -> list[int]:

@@ -13,6 +13,8 @@ from bot.db import SourceRow
 from bot.models import Source, SourceKind
 from bot.store.dialect import dialect_name
 
+DUE_EARLY = timedelta(milliseconds=500)
+
 
 @dataclass(frozen=True, slots=True)
 class SourceState:
@@ -158,10 +160,16 @@ async def claim_due_sources(
 
     One UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) RETURNING claims atomically on
     both engines. `force` claims every active source (the CLI's one-off pass).
+
+    A source due within DUE_EARLY counts as due: the fetch job ticks every FETCH_INTERVAL
+    from its start, while a source's next time is counted from the pass's clock reading a
+    few milliseconds later, so without this slack half the ticks would find it not yet due
+    and its news would wait a whole extra interval.
     """
+    due_by = now + DUE_EARLY
     due = select(SourceRow.id).where(SourceRow.active.is_(True))
     if not force:
-        due = due.where((SourceRow.next_fetch_at.is_(None)) | (SourceRow.next_fetch_at <= now))
+        due = due.where((SourceRow.next_fetch_at.is_(None)) | (SourceRow.next_fetch_at <= due_by))
     due = due.where((SourceRow.claimed_until.is_(None)) | (SourceRow.claimed_until <= now))
     due = due.order_by(SourceRow.next_fetch_at).limit(limit)
     if dialect_name(session) == "postgresql":

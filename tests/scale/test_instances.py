@@ -111,7 +111,10 @@ async def wait_until(predicate, timeout: float, step: float = 0.5) -> bool:  # t
     not TEST_DATABASE_URL, reason="needs PostgreSQL (TEST_DATABASE_URL); CI sets it"
 )
 async def test_three_instances_share_the_work(database_url: str, tmp_path: Path) -> None:
-    """Alerts once each, under SEND_RATE with no flood errors, through a SIGKILL and a takeover."""
+    """Alerts once each, under SEND_RATE with no flood errors, through a SIGKILL and a takeover.
+
+    Per-chat spacing holds across instances through the chats' leases in the database, and
+    the global rate through the shared send schedule (`bot/store/pacing.py`)."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     procs: list[subprocess.Popen[bytes]] = []
@@ -229,8 +232,7 @@ async def test_three_instances_share_the_work(database_url: str, tmp_path: Path)
         assert repeats <= 10, "more repeats than sends in flight at the kill"
         assert takeover_s < 30
         assert emulator.requests_by_method["getUpdates"] < 200, "a 409 storm between pollers"
-        if emulator.violations or busiest > SEND_RATE + 1:
-            # Known gap (issue #7, see the session note): per-chat spacing lives in each
-            # process, so two instances can send to one chat within a second; Telegram answers
-            # 429, the limiter retries, nothing is lost or repeated. Everything above is enforced.
-            pytest.xfail(f"flood 429s across instances: {emulator.violations}, busiest {busiest}/s")
+        assert emulator.violations == 0, "a flood 429: instances crowded a chat or a second"
+        # Measured where Telegram measures, on arrival: the shared schedule spaces sends at
+        # 0.97 x SEND_RATE, and network jitter may still bring one extra into a window.
+        assert busiest <= SEND_RATE + 1

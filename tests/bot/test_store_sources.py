@@ -1,0 +1,66 @@
+"""Claiming due sources (issues #3 and #6): what counts as due, and a claim is exclusive."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import SourceRow, make_engine, make_sessionmaker
+from bot.models import Source
+from bot.store import sources
+
+NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(database_url)
+    maker = make_sessionmaker(engine)
+    async with maker() as session, session.begin():
+        await sources.sync_sources(
+            session, [Source(name, f"https://{name.lower()}.example/rss") for name in "ABC"], NOW
+        )
+    yield maker
+    await engine.dispose()
+
+
+async def due_in(maker: async_sessionmaker[AsyncSession], **offsets: timedelta) -> set[str]:
+    """Set each named source's next fetch time to NOW + its offset, then claim at NOW."""
+    async with maker() as session, session.begin():
+        for name, offset in offsets.items():
+            await session.execute(
+                update(SourceRow).where(SourceRow.name == name).values(next_fetch_at=NOW + offset)
+            )
+    async with maker() as session, session.begin():
+        states = await sources.claim_due_sources(session, NOW, lease=LEASE)
+    return {state.source.name for state in states}
+
+
+async def test_a_source_due_a_moment_from_now_is_fetched_by_this_tick(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The job ticks a few ms before a source's next time (counted from the previous pass's
+    clock reading); waiting a whole extra interval for those ms would double the latency."""
+    claimed = await due_in(
+        sessions,
+        A=timedelta(milliseconds=-1),
+        B=timedelta(milliseconds=20),
+        C=timedelta(seconds=1),
+    )
+    assert claimed == {"A", "B"}
+
+
+async def test_a_claimed_source_is_not_claimed_again_until_its_lease_ends(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    assert await due_in(sessions, A=-LEASE, B=-LEASE, C=-LEASE) == {"A", "B", "C"}
+    async with sessions() as session, session.begin():
+        again = await sources.claim_due_sources(session, NOW + LEASE / 2, lease=LEASE)
+        after = await sources.claim_due_sources(session, NOW + LEASE, lease=LEASE)
+    assert again == []
+    assert {state.source.name for state in after} == {"A", "B", "C"}
