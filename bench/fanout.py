@@ -16,8 +16,10 @@ PostgreSQL server URL on which the bench creates (and drops) databases of its ow
 
 Last line: `fanout: rate_ratio=… violations=… queue_100k_s=… first_alert_s=… fetch_interval_s=…`.
 
-Run: `.venv/bin/python bench/fanout.py [--database URL] [--quick]` (about three minutes;
-`--quick` queues 20k chats and sends 600 alerts to 200 chats).
+Run: `.venv/bin/python bench/fanout.py [--database URL] [--instances N] [--quick]` (about
+three minutes; `--quick` queues 20k chats and sends 600 alerts to 200 chats). With
+`--instances 3` (PostgreSQL) two `conflictbot run --role worker` processes send alongside the
+bench's own instance, sharing the outbox and SEND_RATE through the database.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +44,7 @@ from html import escape
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -51,7 +55,14 @@ if str(ROOT) not in sys.path:
 # The path above makes the project importable as a script.
 from bot.app import BotApplication, build_application, serving  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db import ChatRow, FollowRow, StoryRow, make_engine, make_sessionmaker  # noqa: E402
+from bot.db import (  # noqa: E402
+    ChatRow,
+    FollowRow,
+    StoryRow,
+    WorkerRow,
+    make_engine,
+    make_sessionmaker,
+)
 from bot.feedserver import FeedServer  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.pipeline import run_fetch_pass  # noqa: E402
@@ -293,10 +304,51 @@ async def running_bot(
 # -- 2. sending ------------------------------------------------------------------------------
 
 
+def spawn_workers(env: dict[str, str], count: int) -> list[subprocess.Popen[bytes]]:
+    command = [sys.executable, "-m", "bot", "run", "--role", "worker"]
+    return [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(count)]
+
+
+@asynccontextmanager
+async def more_instances(app: BotApplication, count: int) -> AsyncIterator[None]:
+    """`count` more `conflictbot run --role worker` processes on the bot's database, sharing
+    its outbox and SEND_RATE; yields once every instance beats its heartbeat."""
+    deps = app.bot_data.deps
+    assert deps is not None
+    settings = deps.settings
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": settings.telegram_api_url,
+        "DATABASE_URL": settings.database_url,
+        "SOURCES_FILE": str(settings.sources_file),
+        "FETCH_INTERVAL": "3600",
+        "SEND_RATE": str(SEND_RATE),
+        "LOG_LEVEL": "WARNING",
+    }
+    procs = spawn_workers(env, count)
+    try:
+        for _ in range(600):
+            async with deps.sessions() as session:
+                alive = await session.scalar(select(func.count()).select_from(WorkerRow))
+            if (alive or 0) >= count + 1:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("the other instances did not start")
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+
+
 async def measure_send(
-    server: str | None, workdir: Path, chats: int, stories: int
+    server: str | None, workdir: Path, chats: int, stories: int, instances: int = 1
 ) -> tuple[float, int, float]:
-    """(achieved rate / SEND_RATE, emulator flood violations, seconds) for chats × stories."""
+    """(achieved rate / SEND_RATE, emulator flood violations, seconds) for chats × stories,
+    sent by `instances` instances together (this process and worker processes)."""
     chat_ids = list(range(20_001, 20_001 + chats))
     async with scratch_database(server, workdir) as url:
         await seed_followers(url, chat_ids, datetime.now(UTC) - timedelta(minutes=1))
@@ -309,13 +361,15 @@ async def measure_send(
             assert deps is not None
             backlog = await run_fetch_pass(deps, force=True)
             assert backlog.new_stories == 1, backlog.summary_line()
-            titles = wire.publish(*range(1, stories + 1))
-            await emulator.control("reset_counts")
-            since = (await emulator.stats())["sent"]
-            report = await run_fetch_pass(deps, force=True)
-            total = chats * stories
-            assert report.queued == total, report.summary_line()
-            alerts = await emulator.wait(total, since=since, within=total / SEND_RATE * 3 + 30)
+            async with more_instances(app, instances - 1):
+                titles = wire.publish(*range(1, stories + 1))
+                await emulator.control("reset_counts")
+                since = (await emulator.stats())["sent"]
+                report = await run_fetch_pass(deps, force=True)
+                total = chats * stories
+                assert report.queued == total, report.summary_line()
+                within = total / SEND_RATE * 3 + 30
+                alerts = await emulator.wait(total, since=since, within=within)
             times = sorted(float(r["time"]) for r in alerts)  # type: ignore[arg-type]
             seconds = times[-1] - times[0]
             pairs = {
@@ -354,7 +408,7 @@ async def measure_first_alert(server: str | None, workdir: Path, trials: int) ->
             return latencies
 
 
-async def main_async(server: str | None, quick: bool) -> None:
+async def main_async(server: str | None, quick: bool, instances: int) -> None:
     queue_chats = 20_000 if quick else 100_000
     send_chats, send_stories = (200, 3) if quick else (1_000, 3)
     trials = 3 if quick else 6
@@ -371,9 +425,12 @@ async def main_async(server: str | None, quick: bool) -> None:
             flush=True,
         )
 
-        ratio, violations, took = await measure_send(server, workdir, send_chats, send_stories)
+        ratio, violations, took = await measure_send(
+            server, workdir, send_chats, send_stories, instances
+        )
         print(
-            f"send: {send_chats * send_stories:,} alerts to {send_chats:,} chats in {took:.1f}s: "
+            f"send ({instances} instance{'s' if instances > 1 else ''}): "
+            f"{send_chats * send_stories:,} alerts to {send_chats:,} chats in {took:.1f}s: "
             f"{ratio * SEND_RATE:.2f}/s = {ratio:.3f} x SEND_RATE={SEND_RATE}; "
             f"flood violations {violations}",
             flush=True,
@@ -400,9 +457,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "default: temporary SQLite files",
     )
     parser.add_argument("--quick", action="store_true", help="20k chats queued, 600 alerts sent")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="send with this many instances (PostgreSQL only: the others are worker processes)",
+    )
     options = parser.parse_args(argv)
+    if options.instances > 1 and not (options.database or "").startswith("postgresql"):
+        parser.error("--instances above 1 needs --database postgresql+asyncpg://…")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(main_async(options.database, options.quick))
+    asyncio.run(main_async(options.database, options.quick, options.instances))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from telegram import Bot
 
 from bot import formatting, timing
 from bot.context import Deps
-from bot.delivery import Pacer, SendOutcome, SendResult, send_message
 from bot.models import ChatPrefs, DigestMode, Story
+from bot.sending import Pacer, SendOutcome, SendResult, send_message
 from bot.store import chats, outbox, stories
 
 log = logging.getLogger(__name__)

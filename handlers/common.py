@@ -11,8 +11,8 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import buttons
 from bot.context import BotContext
-from bot.delivery import NO_PREVIEW, to_markup
 from bot.errors import UserError
+from bot.sending import NO_PREVIEW, to_markup
 from bot.store import chats
 
 ADMIN_CACHE_S = 120.0
