@@ -64,7 +64,7 @@ async def fetch_once(settings: Settings) -> int:
     """One pass over every source with progress on stderr; the new stories on stdout.
 
     Outages are reported here but left unannounced, so the running bot still tells the
-    admins about them once.
+    admins about them once. Exits 1 when a source was fetched but could not be stored.
     """
     console = Console(stderr=True)
     deps = await open_deps(settings)
@@ -85,8 +85,19 @@ async def fetch_once(settings: Settings) -> int:
             elif source.warning:
                 console.print(f"! {source.name}: {source.warning}", highlight=False, markup=False)
         print(report.summary_line())
+        unstored = deps.counters["pipeline_source_crash"]
     finally:
         await close_deps(deps)
+    if unstored:
+        # Not the outlets' fault (their failures exit 0): the bot could not keep what it
+        # fetched, typically a full disk or an unusable database, and the operator must act.
+        sources_were = "1 source was" if unstored == 1 else f"{unstored} sources were"
+        print(
+            f"conflictbot: {sources_were} fetched but could not be stored (the error is "
+            "logged above); nothing of them was kept, so the next fetch takes them again",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -88,6 +88,7 @@ class Sender:
         self.pacer = Pacer()
         self.running = False
         self.in_flight: set[int] = set()
+        self.claimed: set[int] = set()
 
     @property
     def batch_size(self) -> int:
@@ -150,14 +151,29 @@ class Sender:
                 exclude_chats=busy,
             )
         self.in_flight.update(claim.chat_id for claim in claims)
+        self.claimed.update(claim.id for claim in claims)
         return claims
 
     async def _send_batch(self, claims: Sequence[outbox.Claim], report: BatchReport) -> None:
         """Route each claim (send, hold for quiet hours, gather for a digest) and send."""
         try:
             await self._route_and_send(claims, report)
+        except Exception as exc:  # e.g. the database went away between the claim and a send
+            log.warning("a delivery batch failed (%s); its unsent alerts go back to the queue", exc)
+            report.add("batch_failed")
+            await self._give_back([claim.id for claim in claims])
         finally:
             self.in_flight.difference_update(claim.chat_id for claim in claims)
+            self.claimed.difference_update(claim.id for claim in claims)
+
+    async def _give_back(self, ids: Sequence[int]) -> None:
+        """Requeue whichever of these claims were not sent; if the database cannot be reached,
+        the clean-up job takes them back once their lease is over."""
+        try:
+            async with self.deps.sessions() as session, session.begin():
+                await outbox.release_worker(session, self.deps.worker_id, ids)
+        except Exception as exc:
+            log.warning("could not requeue %d alerts now (%s); the clean-up will", len(ids), exc)
 
     async def _route_and_send(self, claims: Sequence[outbox.Claim], report: BatchReport) -> None:
         now = self.deps.clock()
@@ -231,9 +247,16 @@ class Sender:
         return text, to_markup(buttons.alert_keyboard(story, topics))
 
     async def record(self, claim: outbox.Claim, story: Story, result: SendResult) -> None:
-        """Apply a send's outcome to the outbox (and the chat, for blocks and migrations)."""
+        """Apply a send's outcome to the outbox (and the chat, for blocks and migrations).
+
+        The chat's lease ends with its spacing after a message Telegram took, after the wait it
+        asked for on a 429, and at once when nothing reached the chat (5xx, network, 400).
+        """
         now, error = self.deps.clock(), result.error or result.outcome.value
-        wall = time.time() + max(spacing_for(claim.chat_id), result.retry_after_s)
+        wall = time.time() + {
+            SendOutcome.SENT: spacing_for(claim.chat_id),
+            SendOutcome.RETRY_AFTER: result.retry_after_s,
+        }.get(result.outcome, 0.0)
         async with self.deps.sessions() as session, session.begin():
             await pacing.space_chats(session, {claim.chat_id: wall})
             match result.outcome:
@@ -316,13 +339,15 @@ class Sender:
             return await outbox.release_worker(session, self.deps.worker_id)
 
 
-async def release_stale_claims(deps: Deps, *, lease: timedelta) -> int:
+async def release_stale_claims(
+    deps: Deps, *, lease: timedelta, in_flight: Sequence[int] = ()
+) -> int:
     """Give back claims of senders that died; at start-up and periodically.
 
     A claim is stale when it is older than `lease`, or older than HEARTBEAT_STALE while its
     sender has stopped beating its heartbeat (a killed instance on PostgreSQL: its claims come
-    back within a minute, not after the whole lease). This process's own claims are never
-    taken back: they are in flight here.
+    back within a minute, not after the whole lease). This process's own claims come back
+    after the lease too, unless they are `in_flight` (`Sender.claimed`).
     """
     now = deps.clock()
     async with deps.sessions() as session, session.begin():
@@ -331,6 +356,7 @@ async def release_stale_claims(deps: Deps, *, lease: timedelta) -> int:
             older_than=now - lease,
             orphaned_before=now - HEARTBEAT_STALE,
             keep=deps.worker_id,
+            in_flight=sorted(in_flight),
         )
     if released:
         log.warning("took back %d alerts claimed by a sender that stopped", released)

@@ -1,7 +1,9 @@
 """Scheduled work, wired to PTB's JobQueue; the logic lives in `bot/`.
 
 Every job runs with max_instances=1 and coalesce, so a slow run is never stacked, and the
-first runs are staggered so start-up does not do everything at once.
+first runs are staggered so start-up does not do everything at once. Each runs `guarded`: a
+database that is away for a while is one log line per job, and its next run is the retry (the
+delivery job only starts the sender, which runs guarded as its own task).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from telegram.ext import JobQueue
 
 from bot.config import Settings
 from jobs import cleanup, deliver, digests, fetch, heartbeat
+from jobs.guard import guarded
 
 JOB_KWARGS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
 
@@ -19,7 +22,7 @@ JOB_KWARGS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_gra
 def schedule(job_queue: JobQueue[Any], settings: Settings) -> None:
     """Register every job."""
     job_queue.run_repeating(
-        fetch.fetch_job,
+        guarded("fetch", fetch.fetch_job),
         interval=settings.fetch_interval,
         first=1.0,
         name="fetch",
@@ -29,11 +32,23 @@ def schedule(job_queue: JobQueue[Any], settings: Settings) -> None:
         deliver.deliver_job, interval=1.0, first=1.5, name="deliver", job_kwargs=JOB_KWARGS
     )
     job_queue.run_repeating(
-        digests.digest_job, interval=20.0, first=5.0, name="digests", job_kwargs=JOB_KWARGS
+        guarded("digests", digests.digest_job),
+        interval=20.0,
+        first=5.0,
+        name="digests",
+        job_kwargs=JOB_KWARGS,
     )
     job_queue.run_repeating(
-        heartbeat.heartbeat_job, interval=5.0, first=0.5, name="heartbeat", job_kwargs=JOB_KWARGS
+        guarded("heartbeat", heartbeat.heartbeat_job),
+        interval=5.0,
+        first=0.5,
+        name="heartbeat",
+        job_kwargs=JOB_KWARGS,
     )
     job_queue.run_repeating(
-        cleanup.cleanup_job, interval=60.0, first=30.0, name="cleanup", job_kwargs=JOB_KWARGS
+        guarded("cleanup", cleanup.cleanup_job),
+        interval=60.0,
+        first=30.0,
+        name="cleanup",
+        job_kwargs=JOB_KWARGS,
     )

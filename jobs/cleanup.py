@@ -11,4 +11,6 @@ CLAIM_LEASE = timedelta(minutes=2)
 
 
 async def cleanup_job(context: BotContext) -> None:
-    await release_stale_claims(context.deps, lease=CLAIM_LEASE)
+    sender = context.bot_data.extras.get("sender")
+    in_flight = sorted(sender.claimed) if sender is not None else []
+    await release_stale_claims(context.deps, lease=CLAIM_LEASE, in_flight=in_flight)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.context import BotContext
 from bot.delivery import Sender
+from jobs.guard import run_guarded
 
 
 def sender_of(context: BotContext) -> Sender:
@@ -26,4 +27,9 @@ async def deliver_job(context: BotContext) -> None:
     if sender.running or not application.running:
         return
     sender.running = True
-    application.create_task(sender.run_once(keep_going=lambda: application.running), name="deliver")
+    application.create_task(
+        run_guarded(
+            "deliver", context, lambda: sender.run_once(keep_going=lambda: application.running)
+        ),
+        name="deliver",
+    )

@@ -313,41 +313,50 @@ async def release_stale(
     older_than: datetime,
     orphaned_before: datetime,
     keep: str,
+    in_flight: Sequence[int] = (),
 ) -> int:
-    """Give back claims left by a sender that died (crash, kill -9) so they are sent.
+    """Give back claims left by a sender that died (crash, kill -9) or lost (a batch that
+    failed half way), so they are sent.
 
-    Stale: claimed before `older_than`, or claimed before `orphaned_before` by a worker with
-    no heartbeat since then. Claims of `keep` (the caller itself) stay.
+    Stale: claimed before `older_than` by anyone, the caller `keep` included, or claimed
+    before `orphaned_before` by another worker with no heartbeat since then. The caller's
+    claims `in_flight` (delivery ids it is sending now) always stay.
     """
     alive = select(WorkerRow.id).where(WorkerRow.heartbeat_at >= orphaned_before)
-    result = await session.execute(
-        update(DeliveryRow)
-        .where(
-            DeliveryRow.status == "sending",
-            or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by != keep),
-            or_(
-                DeliveryRow.claimed_at < older_than,
-                and_(
-                    DeliveryRow.claimed_at < orphaned_before,
-                    or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by.not_in(alive)),
-                ),
+    someone_else = or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by != keep)
+    statement = update(DeliveryRow).where(
+        DeliveryRow.status == "sending",
+        or_(
+            DeliveryRow.claimed_at < older_than,
+            and_(
+                someone_else,
+                DeliveryRow.claimed_at < orphaned_before,
+                or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by.not_in(alive)),
             ),
-        )
-        .values(status="queued", claimed_by=None)
-        .returning(DeliveryRow.chat_id)
+        ),
+    )
+    if in_flight:
+        statement = statement.where(DeliveryRow.id.not_in(sorted(in_flight)))
+    result = await session.execute(
+        statement.values(status="queued", claimed_by=None).returning(DeliveryRow.chat_id)
     )
     chat_ids = list(result.scalars().all())
     await pacing.free_chats(session, chat_ids)
     return len(chat_ids)
 
 
-async def release_worker(session: AsyncSession, worker: str) -> int:
-    """Give back what this sender claimed but did not send (graceful stop)."""
+async def release_worker(
+    session: AsyncSession, worker: str, ids: Sequence[int] | None = None
+) -> int:
+    """Give back what this sender claimed but did not send (graceful stop), or of `ids` only
+    those still unsent (a batch that failed half way)."""
+    statement = update(DeliveryRow).where(
+        DeliveryRow.status == "sending", DeliveryRow.claimed_by == worker
+    )
+    if ids is not None:
+        statement = statement.where(DeliveryRow.id.in_(sorted(ids)))
     result = await session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.status == "sending", DeliveryRow.claimed_by == worker)
-        .values(status="queued", claimed_by=None)
-        .returning(DeliveryRow.chat_id)
+        statement.values(status="queued", claimed_by=None).returning(DeliveryRow.chat_id)
     )
     chat_ids = list(result.scalars().all())
     await pacing.free_chats(session, chat_ids)

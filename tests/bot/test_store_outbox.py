@@ -1,0 +1,102 @@
+"""Claims in the outbox (issues #6 and #7): one alert per chat per claim, and claims that
+come back to the queue when their sender died or lost them, never while they are in flight."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import DeliveryRow, StoryRow, make_engine, make_sessionmaker
+from bot.store import chats, outbox
+
+NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+WALL = 1_800_000_000.0
+CHATS = [201, 202, 203]
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Three chats, each with two alerts queued (two stories)."""
+    engine = make_engine(database_url)
+    maker = make_sessionmaker(engine)
+    async with maker() as session, session.begin():
+        for chat_id in CHATS:
+            await chats.ensure_chat(session, chat_id, type="private", now=NOW)
+        for story_id in (1, 2):
+            await session.execute(
+                insert(StoryRow).values(
+                    id=story_id,
+                    headline=f"Story {story_id}",
+                    summary="",
+                    url=f"https://example.org/{story_id}",
+                    source_name="Wire",
+                    first_seen_at=NOW,
+                    last_seen_at=NOW,
+                    published_at=NOW,
+                )
+            )
+            for chat_id in CHATS:
+                await session.execute(
+                    insert(DeliveryRow).values(
+                        chat_id=chat_id, story_id=story_id, next_attempt_at=NOW, created_at=NOW
+                    )
+                )
+    yield maker
+    await engine.dispose()
+
+
+async def statuses(maker: async_sessionmaker[AsyncSession]) -> dict[int, str]:
+    async with maker() as session:
+        rows = await session.execute(select(DeliveryRow.id, DeliveryRow.status))
+    return {row.id: row.status for row in rows.all()}
+
+
+async def test_a_claim_takes_one_alert_per_chat_oldest_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        first = await outbox.claim(session, "me", NOW, 10, wall=WALL)
+    assert sorted((c.chat_id, c.story_id) for c in first) == [(201, 1), (202, 1), (203, 1)]
+    async with sessions() as session, session.begin():
+        again = await outbox.claim(session, "other", NOW, 10, wall=WALL)
+    assert again == [], "every chat is leased to the first sender"
+
+
+async def test_stale_claims_come_back_but_not_those_in_flight(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        claims = await outbox.claim(session, "me", NOW, 10, wall=WALL)
+    in_flight = [claims[0].id]
+    later = NOW + timedelta(minutes=3)
+    async with sessions() as session, session.begin():
+        released = await outbox.release_stale(
+            session,
+            older_than=later - timedelta(minutes=2),
+            orphaned_before=later - timedelta(seconds=30),
+            keep="me",
+            in_flight=in_flight,
+        )
+    assert released == 2
+    status = await statuses(sessions)
+    assert [status[c.id] for c in claims] == ["sending", "queued", "queued"]
+    async with sessions() as session, session.begin():
+        again = await outbox.claim(session, "me", later, 10, wall=WALL)
+    assert sorted(c.chat_id for c in again) == [202, 203], "their chats were freed with them"
+
+
+async def test_a_sender_gives_back_what_a_failed_batch_did_not_send(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        claims = await outbox.claim(session, "me", NOW, 10, wall=WALL)
+        await outbox.mark_sent(session, [claims[0].id], message_id=7, outlets=1, now=NOW)
+    async with sessions() as session, session.begin():
+        given = await outbox.release_worker(session, "me", [c.id for c in claims[:2]])
+    status = await statuses(sessions)
+    assert given == 1
+    assert [status[c.id] for c in claims] == ["sent", "queued", "sending"]
