@@ -376,8 +376,10 @@ async def measure_send(
                 (r["chat_id"], title) for r in alerts for title in titles if title in str(r["text"])
             }
             assert len(pairs) == total == len(alerts), "an alert was lost or repeated"
-            violations = (await emulator.stats())["violations"]
-            return (len(times) - 1) / seconds / SEND_RATE, violations, seconds
+            stats = await emulator.stats()
+            if stats["violations"]:
+                print(f"flood refusals by limit: {stats['violation_kinds']}", flush=True)
+            return (len(times) - 1) / seconds / SEND_RATE, stats["violations"], seconds
 
 
 # -- 3. latency ------------------------------------------------------------------------------

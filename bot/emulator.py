@@ -178,6 +178,7 @@ class Emulator(EmulatorControls):
         """Counters for the control API and the demo."""
         return {
             "violations": self.violations,
+            "violation_kinds": dict(self.world.flood.refusals),
             "requests_by_method": dict(self.world.requests_by_method),
             "pending_updates": len(self.world.updates),
             "sent": len(self.world.sent),

@@ -212,6 +212,7 @@ class EmulatorControls:
         self.world.unavailable = unavailable
 
     def reset_counts(self) -> None:
-        """Zero `violations` and `requests_by_method`."""
+        """Zero `violations` (and their kinds) and `requests_by_method`."""
         self.world.violations = 0
+        self.world.flood.refusals.clear()
         self.world.requests_by_method.clear()

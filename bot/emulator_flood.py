@@ -10,7 +10,7 @@ refused within a few seconds) and a sliding 60 s window per group, supergroup or
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +40,7 @@ class FloodControl:
         self._recent: deque[float] = deque()
         self._buckets: dict[int, tuple[float, float]] = {}
         self._group_recent: dict[int, deque[float]] = {}
+        self.refusals: Counter[str] = Counter()
 
     def admit(self, chat_id: int, is_group: bool) -> int | None:
         """Count a send to `chat_id` now, or return the whole seconds to wait (at least 1)."""
@@ -47,22 +48,23 @@ class FloodControl:
             return None
         now = self._clock()
         limits = self.limits
-        waits: list[float] = []
+        waits: dict[str, float] = {}
         _drop_older(self._recent, now - 1.0)
         if len(self._recent) >= limits.global_per_second:
-            waits.append(self._recent[0] + 1.0 - now)
+            waits["global"] = self._recent[0] + 1.0 - now
         tokens, last = self._buckets.get(chat_id, (limits.chat_burst, now))
         tokens = min(limits.chat_burst, tokens + (now - last) * limits.chat_per_second)
         if tokens < 1.0:
-            waits.append((1.0 - tokens) / limits.chat_per_second)
+            waits["chat"] = (1.0 - tokens) / limits.chat_per_second
         group = self._group_recent.setdefault(chat_id, deque()) if is_group else None
         if group is not None:
             _drop_older(group, now - 60.0)
             if len(group) >= limits.group_per_minute:
-                waits.append(group[0] + 60.0 - now)
+                waits["group"] = group[0] + 60.0 - now
         if waits:
             self._buckets[chat_id] = (tokens, now)
-            return max(1, math.ceil(max(waits)))
+            self.refusals.update(waits.keys())
+            return max(1, math.ceil(max(waits.values())))
         self._recent.append(now)
         self._buckets[chat_id] = (tokens - 1.0, now)
         if group is not None:

@@ -214,6 +214,7 @@ async def test_two_messages_a_second_to_one_chat_are_refused_within_seconds(
         clock.advance(0.5)
     assert accepted == 5
     assert emu.violations == 1
+    assert emu.stats()["violation_kinds"] == {"chat": 1}
 
 
 async def test_one_message_a_second_is_never_refused(
@@ -260,6 +261,7 @@ async def test_twenty_one_messages_a_minute_to_a_group_are_refused(
     clock.advance(30.0)
     await bot.send_message(GROUP, "after the window moved")
     assert (len(emu.sent), emu.violations) == (21, 1)
+    assert emu.stats()["violation_kinds"] == {"group": 1}
 
 
 async def test_thirty_messages_a_second_overall(raw: httpx.AsyncClient, emu: Emulator) -> None:
@@ -268,6 +270,7 @@ async def test_thirty_messages_a_second_overall(raw: httpx.AsyncClient, emu: Emu
         emu.add_chat(chat_id)
     statuses = [(await call(raw, "sendMessage", chat_id=c, text="x"))[0] for c in range(1, 32)]
     assert statuses == [200] * 30 + [429]
+    assert emu.stats()["violation_kinds"] == {"global": 1}
 
 
 def test_flood_control_counts_nothing_for_a_refused_send(clock: FakeClock) -> None:
