@@ -32,6 +32,8 @@ GROUP_PER_MINUTE = 20
 HEADROOM = 0.97
 CATCH_UP_S = 0.005
 WINDOW_GUARD_S = 0.03
+LATE_S = 0.015
+LATE_RETRIES = 3
 SHARED_BLOCK = 4
 LOCAL_FALLBACK_S = 5.0
 
@@ -82,14 +84,20 @@ class Schedule:
         return max(1, math.floor(self.rate / share))
 
     async def take(self) -> None:
+        """Wait for this request's slot. A sleeper that wakes more than LATE_S after its slot
+        takes the next one instead (up to LATE_RETRIES times): sent late, it would land in
+        the next second on top of that second's own sends."""
         loop = asyncio.get_running_loop()
-        slot = await self._shared_slot() if self.shared else None
-        if slot is None:
-            now = loop.time()
-            slot = max(self.next_slot, now - CATCH_UP_S)
-            self.next_slot = slot + self.interval
-        if slot > loop.time():
-            await asyncio.sleep(slot - loop.time())
+        for _ in range(LATE_RETRIES + 1):
+            slot = await self._shared_slot() if self.shared else None
+            if slot is None:
+                now = loop.time()
+                slot = max(self.next_slot, now - CATCH_UP_S)
+                self.next_slot = slot + self.interval
+            if slot > loop.time():
+                await asyncio.sleep(slot - loop.time())
+            if loop.time() - slot <= LATE_S:
+                break
         while len(self.recent) >= self.window_size:
             free_at = self.recent[-self.window_size] + 1.0 + WINDOW_GUARD_S
             if loop.time() >= free_at:
