@@ -47,7 +47,7 @@ def schedule(job_queue: JobQueue[Any], settings: Settings) -> None:
     )
     job_queue.run_repeating(
         guarded("cleanup", cleanup.cleanup_job),
-        interval=60.0,
+        interval=15.0,
         first=30.0,
         name="cleanup",
         job_kwargs=JOB_KWARGS,

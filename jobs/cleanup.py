@@ -1,4 +1,5 @@
-"""Housekeeping: take back claims of dead senders."""
+"""Housekeeping: take back claims of dead senders (every 15 s, so a killed instance's alerts
+are sent by the others within about 45 s: 30 s of missed heartbeats, then the next run)."""
 
 from __future__ import annotations
 
