@@ -52,7 +52,8 @@ class Schedule:
     they would crowd into the second after the oldest of the last `rate` sends.
 
     With a `reserve` function (PostgreSQL, several instances) slots come from one schedule in
-    the database, reserved SHARED_BLOCK at a time, so the fleet together keeps the rate
+    the database, reserved as many as there are requests waiting (at most SHARED_BLOCK) at a
+    time, so the fleet together keeps the rate
     whoever is busy. Without one, or while the database fails to answer, each process keeps
     its `share` of the rate (SEND_RATE divided by the live instances).
     """
@@ -66,6 +67,7 @@ class Schedule:
         self.reserve: Reserve | None = None
         self.reserved: deque[float] = deque()
         self.local_until = 0.0
+        self.waiting = 0
         self._refilling = asyncio.Lock()
 
     @property
@@ -88,6 +90,21 @@ class Schedule:
         takes the next one instead (up to LATE_RETRIES times): sent late, it would land in
         the next second on top of that second's own sends."""
         loop = asyncio.get_running_loop()
+        self.waiting += 1
+        try:
+            await self._wait_for_slot(loop)
+        finally:
+            self.waiting -= 1
+        while len(self.recent) >= self.window_size:
+            free_at = self.recent[-self.window_size] + 1.0 + WINDOW_GUARD_S
+            if loop.time() >= free_at:
+                break
+            await asyncio.sleep(free_at - loop.time())
+        self.recent.append(loop.time())
+        while len(self.recent) > self.window_size:
+            self.recent.popleft()
+
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop) -> None:
         for _ in range(LATE_RETRIES + 1):
             slot = await self._shared_slot() if self.shared else None
             if slot is None:
@@ -98,14 +115,6 @@ class Schedule:
                 await asyncio.sleep(slot - loop.time())
             if loop.time() - slot <= LATE_S:
                 break
-        while len(self.recent) >= self.window_size:
-            free_at = self.recent[-self.window_size] + 1.0 + WINDOW_GUARD_S
-            if loop.time() >= free_at:
-                break
-            await asyncio.sleep(free_at - loop.time())
-        self.recent.append(loop.time())
-        while len(self.recent) > self.window_size:
-            self.recent.popleft()
 
     async def _shared_slot(self) -> float | None:
         """The next reserved slot in loop time; None (go local for a while) if the database
@@ -118,13 +127,14 @@ class Schedule:
                 self.reserved.popleft()
             if not self.reserved:
                 interval = 1.0 / (self.rate * self.headroom)
+                count = max(1, min(SHARED_BLOCK, self.waiting))
                 try:
-                    first = await self.reserve(SHARED_BLOCK, interval)
+                    first = await self.reserve(count, interval)
                 except Exception:
                     log.warning("the shared send schedule is unreachable; pacing locally")
                     self.local_until = loop.time() + LOCAL_FALLBACK_S
                     return None
-                self.reserved.extend(first + i * interval for i in range(SHARED_BLOCK))
+                self.reserved.extend(first + i * interval for i in range(count))
             return self.reserved.popleft() + to_loop
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import Update, and_, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import ChatRow, DeliveryRow, FollowRow, WorkerRow
@@ -337,12 +337,7 @@ async def release_stale(
     )
     if in_flight:
         statement = statement.where(DeliveryRow.id.not_in(sorted(in_flight)))
-    result = await session.execute(
-        statement.values(status="queued", claimed_by=None).returning(DeliveryRow.chat_id)
-    )
-    chat_ids = list(result.scalars().all())
-    await pacing.free_chats(session, chat_ids)
-    return len(chat_ids)
+    return await _requeue(session, statement)
 
 
 async def release_worker(
@@ -355,8 +350,13 @@ async def release_worker(
     )
     if ids is not None:
         statement = statement.where(DeliveryRow.id.in_(sorted(ids)))
+    return await _requeue(session, statement)
+
+
+async def _requeue(session: AsyncSession, claimed: Update) -> int:
+    """Put the claimed rows `claimed` selects back in the queue and free their chats' leases."""
     result = await session.execute(
-        statement.values(status="queued", claimed_by=None).returning(DeliveryRow.chat_id)
+        claimed.values(status="queued", claimed_by=None).returning(DeliveryRow.chat_id)
     )
     chat_ids = list(result.scalars().all())
     await pacing.free_chats(session, chat_ids)
