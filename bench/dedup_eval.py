@@ -61,7 +61,7 @@ class ArticleLike(Protocol):
 class ClusterIndex:
     """The production matching (`bot.dedup`) over in-memory rows instead of the database.
 
-    It mirrors the store (bot/store/stories.py): band rows `(band_key, story_id,
+    It mirrors the store (bot/store/items.py): band rows `(band_key, story_id,
     published_at)`; each key yields its `per_band` newest stories within the window, the
     `candidate_stories` stories sharing the most keys are loaded whole, and `choose_story`
     decides. Nothing is pruned: it is meant for bounded runs.

@@ -24,8 +24,9 @@ from bot.app import close_deps, open_deps
 from bot.config import Settings
 from bot.errors import SourceError
 from bot.fetch import FetchRequest, FetchResult, FetchStatus, fetch_many
+from bot.intake import parse_body
 from bot.models import Source, Story
-from bot.pipeline import parse_body, run_fetch_pass
+from bot.pipeline import run_fetch_pass
 from bot.store import sources, stories
 from bot.telegram_rules import html_to_plain
 

@@ -36,6 +36,8 @@ from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from itertools import chain
 
+import numpy as np
+import numpy.typing as npt
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
 
@@ -404,21 +406,70 @@ def match_margin(
     `spread`, how many candidate stories use each: a word that many current stories share
     ("Russian", "drone") is weak evidence. The bar rises with the time between them.
     """
-    similarity = sig.similarity(candidate.signature)
-    if similarity < _MIN_SIMILARITY:
-        return None
-    theirs = frozenset(_tokens(candidate.title))
-    spread = spread or {}
+    weights = _Weights(title_tokens, lede_tokens, spread or {})
+    return weights.margin(sig, candidate, gap, sig.similarity(candidate.signature))
 
-    def weight(tokens: frozenset[str]) -> float:
-        return sum(math.pow(max(1, spread.get(t, 1)), -_SPREAD_POWER) for t in tokens)
 
-    coverage = weight(theirs & (title_tokens | lede_tokens)) / (weight(theirs) or 1)
-    overlap = weight(theirs & title_tokens) / (min(weight(theirs), weight(title_tokens)) or 1)
-    shared = any(n > 2 for n in sig.facts.numbers & candidate.signature.facts.numbers)
-    score = _W_SIMILARITY * similarity + _W_COVERAGE * coverage + _W_OVERLAP * overlap
-    score += _W_NUMBER * shared
-    return score - (_BAR + _BAR_RISE * min(1.0, gap / _BAR_RISE_OVER))
+class _Weights:
+    """`match_margin`'s title-word weights for one report against many candidates: each
+    word's weight is worked out once, and so is the report's own title weight. The sums run
+    over the same sets in the same order as one candidate at a time would, so the margins
+    are the same floats to the last bit."""
+
+    __slots__ = ("_power", "_spread", "_title", "_title_weight", "_words")
+
+    def __init__(
+        self, title_tokens: frozenset[str], lede_tokens: frozenset[str], spread: Mapping[str, int]
+    ) -> None:
+        self._spread = spread
+        self._power: dict[str, float] = {}
+        self._title = title_tokens
+        self._words = title_tokens | lede_tokens
+        self._title_weight = self.weight(title_tokens)
+
+    def weight(self, tokens: frozenset[str]) -> float:
+        return sum(map(self._weigh, tokens))
+
+    def _weigh(self, token: str) -> float:
+        weight = self._power.get(token)
+        if weight is None:
+            weight = self._power[token] = math.pow(
+                max(1, self._spread.get(token, 1)), -_SPREAD_POWER
+            )
+        return weight
+
+    def margin(
+        self, sig: Signature, candidate: Candidate, gap: timedelta, similarity: float
+    ) -> float | None:
+        if similarity < _MIN_SIMILARITY:
+            return None
+        theirs = frozenset(_tokens(candidate.title))
+        theirs_weight = self.weight(theirs)
+        coverage = self.weight(theirs & self._words) / (theirs_weight or 1)
+        overlap = self.weight(theirs & self._title) / (min(theirs_weight, self._title_weight) or 1)
+        shared = any(n > 2 for n in sig.facts.numbers & candidate.signature.facts.numbers)
+        score = _W_SIMILARITY * similarity + _W_COVERAGE * coverage + _W_OVERLAP * overlap
+        score += _W_NUMBER * shared
+        return score - (_BAR + _BAR_RISE * min(1.0, gap / _BAR_RISE_OVER))
+
+
+@lru_cache(maxsize=16384)
+def _array(values: tuple[int, ...]) -> npt.NDArray[np.uint32]:
+    """A MinHash as an array (cached: a stored report is verified against many new ones)."""
+    return np.array(values, dtype=np.uint32)
+
+
+def _similarities(sig: Signature, candidates: Sequence[Candidate]) -> list[float]:
+    """`sig.similarity(c.signature)` for every candidate, in one array comparison."""
+    if not candidates or sig.empty:
+        return [0.0] * len(candidates)
+    if any(len(c.signature.values) != len(sig.values) for c in candidates):
+        return [sig.similarity(c.signature) for c in candidates]
+    table = np.stack([_array(c.signature.values) for c in candidates])
+    equal = (table == _array(sig.values)).sum(axis=1).tolist()
+    empty = (table == _EMPTY).all(axis=1).tolist()
+    size = len(sig.values)
+    return [0.0 if none else same / size for same, none in zip(equal, empty, strict=True)]
 
 
 def _titled(candidate: Candidate) -> tuple[str, ...]:
@@ -448,17 +499,27 @@ def choose_story(
     for cand in candidates:
         if abs(published_at - cand.published_at) <= window:
             stories.setdefault(cand.story_id, []).append(cand)
-    spread = Counter(t for items in stories.values() for t in {*chain(*map(_titled, items))})
+    kept = [cand for items in stories.values() for cand in items]
+    similarity = dict(zip(map(id, kept), _similarities(sig, kept), strict=True))
+    if all(value < _MIN_SIMILARITY for value in similarity.values()):
+        return None  # no report can clear the bar (`match_margin` refuses each)
+    spread = Counter(
+        chain.from_iterable({*chain(*map(_titled, items))} for items in stories.values())
+    )
+    weights = _Weights(title_tokens, lede_tokens, spread)
     best: tuple[float, int] | None = None
     facts = sig.facts
     for story_id, items in stories.items():
-        if any(conflicts(facts, published_at, c.signature.facts, c.published_at) for c in items):
+        near = [cand for cand in items if similarity[id(cand)] >= _MIN_SIMILARITY]
+        if not near or any(
+            conflicts(facts, published_at, c.signature.facts, c.published_at) for c in items
+        ):
             continue
-        for cand in items:
+        for cand in near:
             if other_issues(title, cand.title):
                 continue
             gap = abs(published_at - cand.published_at)
-            margin = match_margin(title_tokens, lede_tokens, sig, cand, gap, spread)
+            margin = weights.margin(sig, cand, gap, similarity[id(cand)])
             if margin is not None and margin >= 0 and (best is None or margin > best[0]):
                 best = (margin, story_id)
     if best is not None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -127,12 +127,19 @@ def _entry_from_feedparser(item: Mapping[str, Any], feed: Mapping[str, Any], sit
     contents.append(_unescape_markup(str(item.get("yandex_full-text") or "")))
     title_detail = item.get("title_detail") or {}
     language = title_detail.get("language") or feed.get("language")
+    summary = _unescape_markup(str(item.get("summary") or ""))
+    content = max(contents, key=len)
+    if _is_reliefweb(link):
+        summary, content = (
+            strip_reliefweb_boilerplate(summary),
+            strip_reliefweb_boilerplate(content),
+        )
     return Entry(
         title=_plain_title(title_detail) or _plain_title({"value": item.get("title", "")}),
         url=link,
         guid=str(item.get("id") or "").strip() or None,
-        summary=_unescape_markup(str(item.get("summary") or "")),
-        content=max(contents, key=len),
+        summary=summary,
+        content=content,
         published=_entry_time(item),
         author=fold_text(str(item.get("author") or "")) or None,
         language=language_code(language),
@@ -310,6 +317,35 @@ def _parse_reliefweb(document: Any) -> ParsedFeed:
     return ParsedFeed(entries=entries, title="ReliefWeb")
 
 
+# ReliefWeb prefixes every report's body with its country and source tags and, for a PDF
+# report, a note about the attachment: the same lines on unrelated reports, which make them
+# look alike to near-duplicate detection and fill summaries with nothing. In its RSS they are
+# `<div class="tag …">` elements and a paragraph; in API text, lines of their own (a line
+# must start with "Country:", "Sources:" and so on, so "Sources said …" stays).
+_RELIEFWEB_BOILERPLATE = re.compile(
+    r"<div class=\"tag [\w -]*\">[^<]*</div>"
+    r"|<p>\s*Please refer to the attached [^<]{0,60}</p>"
+    r"|^[ \t]*(?:(?:Countr(?:y|ies)|Sources?)[ \t]*:|Please refer to the attached\b)"
+    r"[^\n<]{0,300}(?:\n|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_RELIEFWEB_HOSTS = ("reliefweb.int", ".reliefweb.int")
+
+
+def _is_reliefweb(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host == _RELIEFWEB_HOSTS[0] or host.endswith(_RELIEFWEB_HOSTS[1])
+
+
+def strip_reliefweb_boilerplate(body: str) -> str:
+    """A ReliefWeb report's body without its "Country: …" and "Source(s): …" tags, the
+    attachment note ("Please refer to the attached file.") and the PDF preview image."""
+    return _RELIEFWEB_BOILERPLATE.sub("", body) if body else body
+
+
 def _reliefweb_entry(item: Mapping[str, Any]) -> Entry | None:
     fields = item.get("fields")
     if not isinstance(fields, dict):
@@ -326,7 +362,9 @@ def _reliefweb_entry(item: Mapping[str, Any]) -> Entry | None:
         title=fold_text(_text(fields.get("title"))).replace("\n", " "),
         url=url,
         guid=f"reliefweb:report:{item_id}" if item_id else (url or None),
-        content=_text(fields.get("body-html")) or _text(fields.get("body")),
+        content=strip_reliefweb_boilerplate(
+            _text(fields.get("body-html")) or _text(fields.get("body"))
+        ),
         published=published,
         author=", ".join(name for name in sources if name) or None,
         language=language_code(next((c for c in languages if isinstance(c, str)), None)),

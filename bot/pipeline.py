@@ -1,8 +1,9 @@
 """One fetch pass: claim due sources, fetch them concurrently, run the core off the event loop,
 store per source in one transaction, and queue alerts for the chats that follow.
 
-Composed of small steps; the core (parse, normalise, sign, tag, summarise) is pure and runs in
-a worker thread, the shell here only moves values between HTTP, the core and the database.
+Composed of small steps; the core (`bot.intake`: parse, normalise, sign, tag, summarise) is
+pure and runs in a worker thread, the shell here only moves values between HTTP, the core and
+the database (`bot.store.items` stores a source's new articles in a few bulk statements).
 Each source is stored as soon as its own fetch ends, so a source that hangs until its
 deadline delays nobody else's stories; stores run one at a time, so two outlets' reports of
 one event fetched in the same pass still meet in one story.
@@ -13,27 +14,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import dedup, extract, feeds, normalise, summariser, timing
+from bot import extract, timing
+from bot.assignment import Prepared
 from bot.context import Deps
 from bot.errors import SourceError
 from bot.fetch import DEFAULT_TOTAL_TIMEOUT, FetchResult, FetchStatus, fetch_url
-from bot.models import Article, Entry, Source
-from bot.store import outbox, sources, stories
+from bot.intake import (
+    ParsedBody,
+    Rules,
+    compile_rules,
+    keyword_targets,
+    normalise_entries,
+    parse_body,
+    prepare,
+)
+from bot.models import Article
+from bot.store import items, outbox, sources
+from bot.store.items import Outcome
 from bot.store.sources import SourceState
-from bot.store.stories import Outcome, Prepared
-from bot.topics import KeywordMatcher, TopicIndex, compile_keywords
 
 log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=5)
 FULL_TEXT_CONCURRENCY = 4
-MAX_ITEMS_PER_SOURCE = 500
 
 
 @dataclass(slots=True)
@@ -97,85 +107,12 @@ class PassReport:
 
 
 @dataclass(frozen=True, slots=True)
-class ParsedBody:
-    """A response's usable entries, with the exact keys that are cheap to know before
-    normalising (canonical URL, feed GUID), so known entries skip the costly steps."""
-
-    entries: tuple[Entry, ...]
-    keys: tuple[tuple[str, str], ...]
-    warning: str | None = None
-
-
-def parse_body(source: Source, body: bytes, content_type: str | None) -> ParsedBody:
-    """Bytes of one response -> entries (pure; runs in a worker thread).
-
-    Entries with neither a title nor a link are dropped. A malformed feed that gives no
-    usable entry is an error (feedparser may still hand back an empty shell of one).
-    """
-    parsed = feeds.parse_feed(
-        body, kind=source.kind, base_url=source.url, content_type=content_type
-    )
-    entries = tuple(
-        entry
-        for entry in parsed.entries[:MAX_ITEMS_PER_SOURCE]
-        if entry.title.strip() or entry.url.strip()
-    )
-    if not entries and parsed.warning:
-        raise SourceError(f"the feed is malformed and no entry could be read: {parsed.warning}")
-    keys = tuple(
-        (
-            normalise.canonical_url(entry.url, base=source.url) if entry.url.strip() else "",
-            (entry.guid or "").strip(),
-        )
-        for entry in entries
-    )
-    return ParsedBody(entries, keys, parsed.warning)
-
-
-def normalise_entries(entries: Sequence[Entry], source: Source, now: datetime) -> list[Article]:
-    """Entries -> clean articles (pure; runs in a worker thread).
-
-    An article without a link is dropped: an alert needs something to open, and the item
-    table's unique URL cannot tell two linkless items apart.
-    """
-    articles = []
-    for entry in entries:
-        article = normalise.normalise_entry(entry, source, now=now)
-        if article is not None and article.url:
-            articles.append(article)
-    return articles
-
-
-def prepare(articles: Sequence[Article], topics: TopicIndex) -> list[Prepared]:
-    """Sign, tag and summarise new articles (pure; runs in a worker thread)."""
-    prepared = []
-    for article in articles:
-        signature = dedup.signature(article.title, article.text, article.language)
-        prepared.append(
-            Prepared(
-                article=article,
-                signature=signature.to_bytes(),
-                bands=tuple(dedup.band_keys(signature)),
-                topics=topics.match(f"{article.title}\n{article.text}"),
-                summary=summariser.summarise(
-                    article.title, [article.text], language=article.language
-                ),
-            )
-        )
-    return prepared
-
-
-Target = tuple[int, int]
-"""A chat id and a forum thread id (0 outside forums)."""
-
-
-@dataclass(frozen=True, slots=True)
 class _Pass:
     """What every source of one pass shares."""
 
     deps: Deps
     now: datetime
-    rules: dict[Target, tuple[KeywordMatcher | None, KeywordMatcher | None]]
+    rules: Rules
     notify_outages: bool
 
 
@@ -185,7 +122,7 @@ async def _fresh_articles(
     """The articles no stored item repeats, each once: keys are checked per batch, URLs and
     GUIDs before normalising (most of a feed is known), content hashes after."""
     async with deps.sessions() as session:
-        known = await stories.known_keys(
+        known = await items.known_keys(
             session,
             state.id,
             urls=[url for url, _ in parsed.keys],
@@ -200,7 +137,7 @@ async def _fresh_articles(
         return []
     articles = await asyncio.to_thread(normalise_entries, unknown, state.source, now)
     async with deps.sessions() as session:
-        known = await stories.known_keys(
+        known = await items.known_keys(
             session,
             state.id,
             urls=[a.url for a in articles],
@@ -252,7 +189,7 @@ async def _store(
     backlog = not state.first_fetch_done
     report.backlog = backlog
     async with deps.sessions() as session, session.begin():
-        results = await stories.store_articles(
+        results = await items.store_articles(
             session,
             state.id,
             state.source.name,
@@ -261,20 +198,27 @@ async def _store(
             window_hours=deps.settings.dedup_window_hours,
             breaking=state.source.breaking,
         )
+        started = {stored.story_id for stored in results if stored.outcome is Outcome.NEW_STORY}
+        joined: dict[int, int] = {}
         for item, stored in zip(prepared, results, strict=True):
             if stored.outcome is Outcome.DUPLICATE or stored.story_id is None:
                 continue
             report.new_items += 1
             if stored.outcome is Outcome.MERGED:
                 report.merged += 1
-                await outbox.flag_edits(
-                    session, stored.story_id, since=now - timedelta(hours=6), outlets=stored.outlets
-                )
+                if stored.story_id not in started:
+                    joined[stored.story_id] = stored.outlets
                 continue
             report.new_stories += 1
             report.story_ids.append(stored.story_id)
             if not backlog:
                 report.queued += await _queue(run, session, state, item, stored.story_id)
+        # Once per story joined: its reports of this batch share one source, so one outlet
+        # count; a story this batch started has sent nothing yet.
+        for story_id, outlets in joined.items():
+            await outbox.flag_edits(
+                session, story_id, since=now - timedelta(hours=6), outlets=outlets
+            )
         await sources.record_success(
             session,
             state.id,
@@ -291,13 +235,7 @@ async def _queue(
     run: _Pass, session: AsyncSession, state: SourceState, item: Prepared, story_id: int
 ) -> int:
     """Queue a new story for the chats following its topics, `all`, or one of its words."""
-    text = f"{item.article.title}\n{item.article.text}"
-    targets, excluded = [], []
-    for target, (words, excludes) in run.rules.items():
-        if excludes is not None and excludes.matches(text):
-            excluded.append(target)
-        elif words is not None and words.matches(text):
-            targets.append(target)
+    targets, excluded = keyword_targets(run.rules, item.article)
     topic_map = run.deps.topic_map
     breaking = state.source.breaking or any(
         topic_map[key].breaking for key in item.topics if key in topic_map
@@ -314,33 +252,11 @@ async def _queue(
     )
 
 
-async def _keyword_rules(
-    deps: Deps,
-) -> dict[Target, tuple[KeywordMatcher | None, KeywordMatcher | None]]:
+async def _keyword_rules(deps: Deps) -> Rules:
     """Every chat thread's own words and exclusions, compiled once per pass."""
     async with deps.sessions() as session:
         follows = await outbox.keyword_follows(session)
-    phrases: dict[Target, tuple[list[str], list[str]]] = {}
-    for follow in follows:
-        words, excludes = phrases.setdefault((follow.chat_id, follow.thread_id), ([], []))
-        (words if follow.kind == "keyword" else excludes).append(follow.value)
-    return {
-        target: (_matcher(target, words), _matcher(target, excludes))
-        for target, (words, excludes) in phrases.items()
-    }
-
-
-def _matcher(target: Target, phrases: list[str]) -> KeywordMatcher | None:
-    """A compiled follow list, or None; a stored phrase that cannot match is skipped."""
-    usable = []
-    for phrase in phrases:
-        try:
-            compile_keywords([phrase])
-        except ValueError:
-            log.warning("chat %s: ignoring the follow phrase %r", target, phrase)
-            continue
-        usable.append(phrase)
-    return compile_keywords(usable) if usable else None
+    return compile_rules([((f.chat_id, f.thread_id), f.kind, f.value) for f in follows])
 
 
 async def _process(run: _Pass, state: SourceState, result: FetchResult) -> SourceReport:
@@ -377,6 +293,12 @@ async def _process(run: _Pass, state: SourceState, result: FetchResult) -> Sourc
     prepared = await asyncio.to_thread(prepare, fresh, deps.topics) if fresh else []
     await _store(run, state, result, prepared, report, had_entries=bool(parsed.entries))
     return report
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's own words, first line only (a database error's SQL stays out of reports)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 async def _fail(run: _Pass, state: SourceState, report: SourceReport, error: str) -> SourceReport:
@@ -441,10 +363,20 @@ async def run_fetch_pass(
             async with store_turn:
                 return await _process(run, state, result)
         except Exception as exc:  # the per-source boundary: one source never stops the others
-            log.exception("source %s could not be processed", state.source.name)
             deps.counters["pipeline_source_crash"] += 1
             failed = SourceReport(state.source.name, "error")
-            return await _fail(run, state, failed, f"internal error: {type(exc).__name__}")
+            if isinstance(exc, DBAPIError):
+                error = f"database error: {_first_line(exc.orig or exc)}"
+                log.warning("source %s could not be stored: %s", state.source.name, error)
+            else:
+                error = f"internal error: {type(exc).__name__}"
+                log.exception("source %s could not be processed", state.source.name)
+            try:
+                return await _fail(run, state, failed, error)
+            except Exception as again:  # the database is still away: report, record nothing
+                log.warning("could not record the failure of %s: %s", state.source.name, again)
+                failed.error = error
+                return failed
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(state)) for state in states]

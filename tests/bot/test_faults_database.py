@@ -170,13 +170,6 @@ language = "en"
 """
 
 
-@pytest.mark.xfail(
-    reason="bot/pipeline.py: when recording a source's failure fails too (the database is "
-    "still locked), the exception leaves run_fetch_pass through its TaskGroup, which cancels "
-    "the other sources of the pass, instead of becoming that source's report",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_a_lock_through_a_whole_pass_is_reported_not_raised(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.db import ItemRow
 from bot.feedserver import Fault
-from bot.pipeline import MAX_ITEMS_PER_SOURCE
+from bot.intake import MAX_ITEMS_PER_SOURCE
 from tests.bot.faults_common import DNIPRO, outbox, rss
 from tests.helpers import Clock, harness
 

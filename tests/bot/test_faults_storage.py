@@ -320,11 +320,6 @@ async def test_a_full_disk_loses_nothing_and_the_next_pass_stores_it(
     assert await asyncio.to_thread(_integrity, path) == "ok"
 
 
-@pytest.mark.xfail(
-    reason="bot/pipeline.py reports any exception while storing a source as "
-    "'internal error: <class name>'; a database error should carry the database's words",
-    strict=True,
-)
 async def test_a_full_disk_is_named_in_the_pass_report(
     database_url: str, tmp_path: Path, disk: Disk
 ) -> None:

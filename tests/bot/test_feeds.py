@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bot.errors import SourceError
 from bot.feeds import parse_feed, parse_loose_date
 from bot.models import SourceKind
+from bot.normalise import clean_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LEFTOVER_TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
@@ -468,3 +469,54 @@ def test_character_references_to_surrogates_do_not_lose_the_feed() -> None:
     parsed = parse_feed(body)
     assert len(parsed.entries) == 1
     assert "\ufffd" in parsed.entries[0].title
+
+
+RELIEFWEB_BOILERPLATE = re.compile(
+    r"^(?:Countr(?:y|ies)|Sources?):|Please refer to the attached", re.IGNORECASE | re.MULTILINE
+)
+
+
+def test_reliefweb_boilerplate_is_stripped_from_its_feed(corpus: Path):
+    """ReliefWeb's country and source tags and its "Please refer to the attached file." note
+    are the same on unrelated reports (they made them look alike to dedup): they go, and the
+    report's own text stays."""
+    body = (corpus / "feeds" / "news" / "reliefweb_updates_ukraine_2020-09-17.rss.xml").read_bytes()
+    entries = parse_feed(body, base_url="https://reliefweb.int/").entries
+    texts = {e.title: clean_text(e.summary) + "\n" + clean_text(e.content) for e in entries}
+    assert len(texts) == 20
+    assert not [title for title, text in texts.items() if RELIEFWEB_BOILERPLATE.search(text)]
+    convoy = texts["Ukraine: UNHCR delivered 92 tons of humanitarian aid to Luhansk"]
+    assert convoy.lstrip().startswith("The humanitarian cargo will provide much needed help")
+    assert "On September 10, the UNHCR humanitarian convoy arrived in Luhansk." in convoy
+
+
+def test_reliefweb_api_text_loses_its_tag_lines_but_not_sentences_about_sources():
+    """In API text the tags are lines of their own; "Sources said …" is a sentence and stays.
+    Other outlets' items are never touched."""
+    text = (
+        "Country: Ukraine\nSources: UNHCR, Right to Protection\n"
+        "Please refer to the attached Infographic.\nSources said the convoy arrived.\nMore."
+    )
+    api = json.dumps(
+        {
+            "data": [
+                {
+                    "id": 7,
+                    "fields": {
+                        "title": "Convoy",
+                        "url_alias": "https://reliefweb.int/r/7",
+                        "body": text,
+                    },
+                }
+            ]
+        }
+    )
+    (entry,) = parse_feed(api.encode(), kind=SourceKind.RELIEFWEB).entries
+    assert entry.content == "Sources said the convoy arrived.\nMore."
+    rss = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>W</title>"
+        "<item><title>T</title><link>https://wire.example/1</link>"
+        f"<description>{text}</description></item></channel></rss>"
+    )
+    (other,) = parse_feed(rss.encode()).entries
+    assert clean_text(other.summary) == text

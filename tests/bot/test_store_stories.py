@@ -7,6 +7,7 @@ through the fetch pass, the emulator and the feed server."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -18,13 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import feeds, normalise
 from bot.config import load_topics
-from bot.db import ItemRow, StoryBandRow, StoryRow, make_engine, make_sessionmaker
+from bot.db import (
+    ItemRow,
+    StoryBandRow,
+    StoryRow,
+    StoryTopicRow,
+    make_engine,
+    make_sessionmaker,
+)
 from bot.feedserver import SAMPLE_FEEDS_DIR, FeedServer
+from bot.intake import prepare
 from bot.models import Article, Entry, Source
-from bot.pipeline import prepare
+from bot.store import items as items_module
 from bot.store import sources, stories
-from bot.store.stories import Outcome, Stored
+from bot.store.items import Outcome, Stored
 from bot.topics import compile_topics
+from tests.bot import reference_store
 from tests.bot.test_pipeline import Item, all_stories, rss, source_entries
 from tests.bot.test_sample_feeds import SAME_EVENT
 from tests.helpers import harness
@@ -44,7 +54,7 @@ class Store:
         self, session: AsyncSession, article: Article, *, now: datetime = NOW, window: float = 72
     ) -> Stored:
         (item,) = prepare([article], TOPICS)
-        return await stories.store_article(
+        return await items_module.store_article(
             session, self.ids[article.source], article.source, item, now=now, window_hours=window
         )
 
@@ -105,7 +115,7 @@ async def test_known_keys_are_urls_and_content_anywhere_and_guids_within_a_sourc
     ]
     async with store.sessions() as session:
         for source, url, guid, content_hash, expected in cases:
-            known = await stories.known_keys(
+            known = await items_module.known_keys(
                 session, store.ids[source], urls=[url], guids=[guid], hashes=[content_hash]
             )
             assert known.knows(url, guid, content_hash) is expected, (source, url, guid)
@@ -224,6 +234,172 @@ async def test_a_report_finds_its_story_in_a_crowd_of_lookalikes(store: Store) -
             assert joined.outcome is Outcome.MERGED and joined.story_id == targets[index], title
 
 
+async def snapshot(
+    session: AsyncSession, results: list[Stored]
+) -> tuple[list[object], list[object], list[object]]:
+    """What a batch did, free of ids: each article's outcome, outlets and fellow articles;
+    each story's row; each story's topic rows."""
+    group: dict[int, int] = {}
+    for index, stored in enumerate(results):
+        if stored.story_id is not None:
+            group.setdefault(stored.story_id, index)
+    outcomes: list[object] = [
+        (r.outcome, r.outlets, group.get(r.story_id or 0, -1)) for r in results
+    ]
+    rows = await session.execute(
+        select(
+            StoryRow.id,
+            StoryRow.headline,
+            StoryRow.outlets,
+            StoryRow.topics,
+            StoryRow.published_at,
+            StoryRow.last_seen_at,
+        ).where(StoryRow.id.in_(list(group)))
+    )
+    stories_seen: list[object] = sorted((group[row[0]], *row[1:]) for row in rows.all())
+    tags = await session.execute(
+        select(StoryTopicRow.story_id, StoryTopicRow.topic, StoryTopicRow.first_seen_at).where(
+            StoryTopicRow.story_id.in_(list(group))
+        )
+    )
+    topic_rows: list[object] = sorted((group[row[0]], *row[1:]) for row in tags.all())
+    return outcomes, stories_seen, topic_rows
+
+
+async def test_a_batch_is_stored_as_the_article_at_a_time_store_did(store: Store) -> None:
+    """Issue #3 (ingest throughput): the bulk store decides what the article-at-a-time store
+    it replaced decided (tests/bot/reference_store.py): the same repeats, merges and new
+    stories, outlet counts, story dates and topics, also when the batch joins stored
+    stories, its own new stories, and look-alikes in a crowd."""
+    rng = random.Random(11)
+    stored = [lookalike(rng, n) for n in range(40)]
+    for (title, text), _ in EVENTS:
+        stored.append(article("Wire A", title, text))
+    batch = [lookalike(rng, n) for n in range(40, 60)]
+    for _, (title, text) in EVENTS:
+        batch.append(article("Wire B", title, text, url=f"https://b.example/e{len(batch)}"))
+        batch.append(
+            article("Wire B", title + " (update)", text, url=f"https://b.example/u{len(batch)}")
+        )
+    batch.append(batch[3])  # a repeat inside the batch
+    batch.append(replace(stored[0], source="Wire B"))  # a stored URL
+    items = prepare(batch, TOPICS)
+    later = NOW + timedelta(minutes=10)
+    async with store.sessions() as session:
+        async with session.begin():
+            for a in stored:
+                await store.put(session, a)
+        async with session.begin() as transaction:
+            before = await reference_store.store_articles(
+                session, store.ids["Wire B"], "Wire B", items, now=later, window_hours=72
+            )
+            expected = await snapshot(session, before)
+            await transaction.rollback()
+        async with session.begin():
+            bulk = await items_module.store_articles(
+                session, store.ids["Wire B"], "Wire B", items, now=later, window_hours=72
+            )
+            got = await snapshot(session, bulk)
+    assert got == expected
+    assert sum(r.outcome is Outcome.MERGED for r in bulk) >= 4
+    assert [r.outcome for r in bulk[-2:]] == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+
+
+def vocabulary() -> list[str]:
+    """The content words of the sample feeds: reports that share the war's words."""
+    text = " ".join(path.read_text(encoding="utf-8") for path in sorted(SAMPLE_FEEDS_DIR.iterdir()))
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{5,}", re.sub(r"<[^>]+>", " ", text))}
+    return sorted(words)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_batches_are_stored_as_the_article_at_a_time_store_did(
+    store: Store, seed: int
+) -> None:
+    """The same on generated crowds: events reported several times in other words, over
+    50 hours with a 36-hour window (stories leave it, and merges bring them back), stored in
+    batches of mixed sizes, then a last batch with reports of stored and of its own events."""
+    rng = random.Random(seed)
+    words = vocabulary()
+    events = [
+        (rng.sample(words, 6), str(rng.randint(3, 900)), NOW - timedelta(hours=rng.uniform(0, 50)))
+        for _ in range(200)
+    ]
+
+    def report(n: int, source: str) -> Article:
+        facts, number, at = rng.choice(events)
+        title = facts[:]
+        rng.shuffle(title)
+        title[rng.randrange(len(title))] = rng.choice(words)
+        text = " ".join([*title, number, *rng.sample(words, 8)])
+        published = at + timedelta(minutes=rng.randint(-300, 300))
+        url = f"https://{source[-1].lower()}.example/{seed}/{n}"
+        return article(source, " ".join(title[:5]).capitalize(), text, url=url, published=published)
+
+    async with store.sessions() as session, session.begin():
+        n = 0
+        while n < 150:
+            size = rng.choice((1, 3, 10, 30))
+            batch = [report(n + i, "Wire A") for i in range(size)]
+            await reference_store.store_articles(
+                session,
+                store.ids["Wire A"],
+                "Wire A",
+                prepare(batch, TOPICS),
+                now=NOW,
+                window_hours=36,
+            )
+            n += size
+    items = prepare([report(1000 + i, "Wire B") for i in range(80)], TOPICS)
+    async with store.sessions() as session:
+        async with session.begin() as transaction:
+            before = await reference_store.store_articles(
+                session, store.ids["Wire B"], "Wire B", items, now=NOW, window_hours=36
+            )
+            expected = await snapshot(session, before)
+            await transaction.rollback()
+        async with session.begin():
+            bulk = await items_module.store_articles(
+                session, store.ids["Wire B"], "Wire B", items, now=NOW, window_hours=36
+            )
+            got = await snapshot(session, bulk)
+    assert got == expected
+    merged = sum(r.outcome is Outcome.MERGED for r in bulk)
+    assert 10 <= merged <= 70, merged
+
+
+async def test_a_repeat_only_the_insert_catches_leaves_the_rest_of_the_batch_stored(
+    store: Store,
+) -> None:
+    """When the unique keys refuse an item that the key check let through (another
+    instance's insert in between; here an empty URL, which the check never matches), the
+    batch's rows are undone and it is planned again without that article: no story is left
+    without items, and the other articles are stored as they would have been."""
+    first = replace(article("Wire A", "Ferry resumes in Izmail", "Boats run."), url="")
+    async with store.sessions() as session, session.begin():
+        assert (await store.put(session, first)).outcome is Outcome.NEW_STORY
+    clash = replace(article("Wire B", "Grain ship leaves Odesa", "A bulk carrier sailed."), url="")
+    others = [
+        article("Wire B", "Sumy schools reopen", "Pupils return to classes."),
+        article("Wire B", "Kharkiv tram depot hit", "A glide bomb hit the depot."),
+    ]
+    async with store.sessions() as session, session.begin():
+        results = await items_module.store_articles(
+            session,
+            store.ids["Wire B"],
+            "Wire B",
+            prepare([others[0], clash, others[1]], TOPICS),
+            now=NOW,
+            window_hours=72,
+        )
+    assert [r.outcome for r in results] == [
+        Outcome.NEW_STORY,
+        Outcome.DUPLICATE,
+        Outcome.NEW_STORY,
+    ]
+    assert (await store.count(StoryRow), await store.count(ItemRow)) == (3, 3)
+
+
 async def test_a_story_older_than_the_window_takes_no_more_reports(store: Store) -> None:
     """Recurring reports 30 hours apart may chain for one step, but a story whose first
     report is older than the window starts over: a daily bulletin is not one story for ever."""
@@ -255,7 +431,7 @@ async def test_prune_bands_drops_only_rows_older_than_the_cut(store: Store) -> N
             now=NOW + timedelta(days=5),
         )
     async with store.sessions() as session, session.begin():
-        pruned = await stories.prune_bands(session, NOW + timedelta(days=1))
+        pruned = await items_module.prune_bands(session, NOW + timedelta(days=1))
         left = await session.scalar(select(func.count()).select_from(StoryBandRow))
     assert pruned > 0 and left == pruned
 

@@ -207,7 +207,7 @@ async def test_restarts_mid_burst_lose_nothing_and_repeat_at_most_in_flight(
         )
         assert len(delivered) == total, "an alert was lost"
         assert repeats <= in_flight
-        assert bench.emulator.violations == 0
+        assert bench.emulator.violations == 0, bench.emulator.stats()["violation_kinds"]
 
 
 async def _sent_at_least(bench: Rig, n: int) -> bool:
