@@ -14,19 +14,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import ChatRow, SendScheduleRow
 from bot.store.dialect import dialect_name, insert_for
 
 CHAT_LEASE_S = 120.0
+CLOCK_SLACK_S = 60.0
 SCHEDULE = "send"
 
 
 def chat_is_free(wall: float) -> ColumnElement[bool]:
-    """No sender holds the chat and its spacing has passed."""
-    return or_(ChatRow.send_after.is_(None), ChatRow.send_after <= wall)
+    """No sender holds the chat and its spacing has passed.
+
+    A time further ahead than any lease or spacing can be was written before the wall clock
+    was set back (an NTP step, a VM restored): it is ignored rather than waited out.
+    """
+    return or_(
+        ChatRow.send_after.is_(None),
+        ChatRow.send_after <= wall,
+        ChatRow.send_after > wall + CHAT_LEASE_S + CLOCK_SLACK_S,
+    )
 
 
 async def lease_chats(session: AsyncSession, chat_ids: Sequence[int], wall: float) -> list[int]:
@@ -80,18 +89,23 @@ async def reserve_slots(session: AsyncSession, count: int, interval: float, wall
     """Reserve `count` consecutive global send slots `interval` apart; returns the first.
 
     One row, updated in place: concurrent reservations queue on its row lock for a moment and
-    get consecutive blocks. A schedule left idle restarts at `wall`.
+    get consecutive blocks. A schedule left idle restarts at `wall`, and so does one further
+    ahead than CLOCK_SLACK_S (the wall clock was set back since it was written).
     """
     await session.execute(
         insert_for(session, SendScheduleRow)
         .values(name=SCHEDULE, next_slot=0.0)
         .on_conflict_do_nothing()
     )
-    start = func.greatest if dialect_name(session) == "postgresql" else func.max
+    later = func.greatest if dialect_name(session) == "postgresql" else func.max
+    start = case(
+        (SendScheduleRow.next_slot > wall + CLOCK_SLACK_S, wall),
+        else_=later(SendScheduleRow.next_slot, wall),
+    )
     end = await session.scalar(
         update(SendScheduleRow)
         .where(SendScheduleRow.name == SCHEDULE)
-        .values(next_slot=start(SendScheduleRow.next_slot, wall) + count * interval)
+        .values(next_slot=start + count * interval)
         .returning(SendScheduleRow.next_slot)
     )
     return float(end or wall) - count * interval

@@ -79,3 +79,20 @@ async def test_the_schedule_hands_out_consecutive_blocks(
     starts = sorted(await asyncio.gather(*(reserve(WALL) for _ in range(5))))
     assert starts == pytest.approx([WALL + 0.4 * n for n in range(1, 6)])
     assert await reserve(WALL + 100) == pytest.approx(WALL + 100), "an idle schedule restarts"
+
+
+async def test_times_written_before_the_clock_was_set_back_are_not_waited_out(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The wall clock steps back an hour (NTP, a restored VM): chats spaced and the schedule
+    booked by the old clock would otherwise stay blocked for that hour."""
+    assert await lease(sessions, [101], WALL) == [101]
+    async with sessions() as session, session.begin():
+        await pacing.space_chats(session, {101: WALL + 1.0})
+        booked = await pacing.reserve_slots(session, 4, 0.1, WALL)
+    assert booked == pytest.approx(WALL)
+    earlier = WALL - 3600
+    assert await lease(sessions, [101], earlier) == [101]
+    async with sessions() as session, session.begin():
+        first = await pacing.reserve_slots(session, 4, 0.1, earlier)
+    assert first == pytest.approx(earlier)
