@@ -28,7 +28,7 @@ from bot.intake import parse_body
 from bot.models import Source, Story
 from bot.pipeline import run_fetch_pass
 from bot.store import sources, stories
-from bot.telegram_rules import html_to_plain
+from bot.telegram_html import html_to_plain
 
 
 @contextmanager

@@ -5,7 +5,8 @@ finds the *reworded* reports of one event (other outlets, or the same outlet's u
 new URL). The cost per item stays flat however many stories are stored:
 
 1. `signature()` turns title + lede into a MinHash over normalised content tokens, plus the
-   few counts the lede states (`Facts`: the toll, numbers of drones or missiles);
+   few counts the lede states (`Facts`: the toll, numbers of drones or missiles); the tokens
+   come from `bot.tokeniser`, the counts from `bot.facts`;
 2. `band_keys()` cuts the MinHash into one-value LSH bands, each hashed to a signed 64-bit
    key. The store keeps rows `(band_key, story_id, published_at)` and, for a new item, loads
    the items of the stories sharing the most keys inside the time window: a bounded handful,
@@ -28,7 +29,6 @@ import logging
 import math
 import re
 import struct
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +40,9 @@ import numpy as np
 import numpy.typing as npt
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
+
+from bot import tokeniser
+from bot.facts import CLAUSE, COUNTED, Facts, conflicts, other_issues, stated_facts
 
 log = logging.getLogger(__name__)
 
@@ -66,88 +69,13 @@ _MIN_SIMILARITY = 0.1  # below this the titles agree by chance (the usual war vo
 _SCHEME = b"conflictbot-dedup-2"  # in every band key: a changed scheme never meets old rows
 _BAND_PREFIXES = tuple(_SCHEME + band.to_bytes(2, "little") for band in range(BANDS))
 _EMPTY = 0xFFFFFFFF  # datasketch's slot value when no token was seen
-_STEM = 5  # letters kept after the ending is cut: Харкові/Харкова and drone/drones meet
 _LEDE_TOKENS = 40  # body tokens used: the lede carries the facts, the rest is the outlet's own
 _LEDE_CHARS = 3000  # enough text for the lede of any report; a full article is not read on
 _MINHASH = struct.Struct(f"<{NUM_PERM}I")
 _FACTS = struct.Struct("<IIBB")  # killed, injured, counted kinds (bits), how many numbers
 _MAX_NUMBERS = 16
+_NO_FACTS = Facts()  # `Signature.facts` by default; frozen, so one instance serves every signature
 _U32 = 0xFFFFFFFF
-
-_STOP_TEXT = """
-    a an the and or but if of in on at to for from by with without into onto over under about
-    after before during since until as than then there here this that these those it its is
-    are was were be been being has have had do does did not no nor so such can could will
-    would shall should may might must he she they them his her their we our you your i me my
-    who whom which what when where why how all any both each few more most other some own
-    same too very just also only up down out off again further once said says say told
-    according new amid while via per
-    і й та або але а в у на до з із зі від по за під над при про для через без між як що
-    це цей ця ці той ті він вона вони воно його її їх ми ви я не ні так же ж чи б би бо
-    вже ще також тому коли де хто який яка яке які було був була були є буде мають має
-    щодо після перед заявив заявила повідомив повідомила повідомили сказав каже понад
-    и во к ко с со от о об между что это этот эта эти тот те он она они оно ее ли
-    уже еще когда кто который которая которое которые был была были будет есть после
-    заявил заявила сообщил сообщила сообщили сказал более из под его их также как где но бы
-    чем при этом том
-"""
-_STOP_WORDS = frozenset(_STOP_TEXT.split())
-_NUMBER_WORDS = {
-    word: str(number)
-    for words in (
-        "one two three four five six seven eight nine ten eleven twelve",
-        "один два три чотири пять шість сім вісім девять десять",
-        "одна дві троє четверо пятеро шестеро семеро восьмеро",
-        "один два три четыре пять шесть семь восемь девять десять",
-        "одна две трое четверо пятеро шестеро семеро восьмеро",
-    )
-    for number, word in enumerate(words.split(), start=1)
-} | {"двоє": "2", "двое": "2"}
-# Words that news copy uses interchangeably for one fact; each group becomes one token.
-_SYNONYMS = {
-    "~kill": "killed kill kills killing dead died dies death deaths toll fatalities "
-    "загинули загиблих загинув загинула загибель вбито погибли погибших погиб погибла убиты",
-    "~injure": "injured injures injuring injury injuries wounded wounding hurt "
-    "поранені поранено пораненими постраждали ранены раненых пострадали",
-    "~drone": "drone drones uav uavs shahed shaheds дрон дрони дронів безпілотник безпілотники "
-    "бпла беспилотник беспилотники беспилотников",
-    "~missile": "missile missiles rocket rockets ракета ракети ракет ракеты",
-    "~exchange": "exchange exchanges swap swaps swapped обмін обміну обмен обмена",
-    "~prisoner": "prisoner prisoners pow pows captive captives captivity полонені полонених "
-    "полону полон військовополонені пленные пленных плена плен военнопленные",
-    "~truce": "truce ceasefire перемиря перемирие",
-    "~bomb": "bomb bombs bombing bombed авіабомби авиабомбы",
-}
-_ENDINGS_TEXT = """ими ами ями ого ому его ему ою ею ої ий ій ый ая яя ое ее ые ие ых их ым им ом ем
-ам ям ах ях ов ев ів ей ой ую юю ться тся ся ли ла ло ть ти ю у а я о е і ї и ы й ь є"""
-_CYRILLIC_ENDINGS = sorted(_ENDINGS_TEXT.split(), key=len, reverse=True)
-_FOLD = str.maketrans({"’": "", "'": "", "ʼ": "", "`": "", "ё": "е"})
-_POSSESSIVE = re.compile(r"(?<=[a-z])['’ʼ]s\b")
-_THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f](?=\d{3}\b)")
-_TOKEN = re.compile(r"\d+|[^\W\d_]+")
-_NOBODY = re.compile(r"\bno one\b")  # not a count of one
-# Clause breaks: a number belongs to the casualty word of its own clause ("killed 41 and
-# wounded 180", "загинули 12 людей, ще 43 поранені").
-_CLAUSE = re.compile(
-    r"[.,;:!?()\[\]—–]|\b(?:and|but|while|when|as|after|але|коли|після|но|когда|после|і|й|та|а|и)\b"
-)
-_COUNTED = ("~drone", "~missile")  # counts that two reports of one event repeat
-_TOLLS = ("~kill", "~injure")  # counts that only rise as an event is reported
-_COUNT_REACH = 3  # content tokens between a number and the word it counts
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """The counts a report's title and lede state, to tell look-alike events apart.
-
-    `killed` and `injured` are the highest tolls stated (0: none); `counted` holds the kinds
-    of `_COUNTED` that come with a number; `numbers` are all numbers stated, years left out.
-    """
-
-    killed: int = 0
-    injured: int = 0
-    counted: frozenset[str] = frozenset()
-    numbers: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +83,12 @@ class Signature:
     """A MinHash of one report's content tokens and its `Facts`; the shell stores `to_bytes()`."""
 
     values: tuple[int, ...]
-    facts: Facts = Facts()
+    facts: Facts = _NO_FACTS
 
     def to_bytes(self) -> bytes:
         """Little-endian uint32s: the MinHash, then the facts and up to 16 numbers."""
         facts = self.facts
-        bits = sum(1 << i for i, kind in enumerate(_COUNTED) if kind in facts.counted)
+        bits = sum(1 << i for i, kind in enumerate(COUNTED) if kind in facts.counted)
         numbers = sorted(facts.numbers)[:_MAX_NUMBERS]
         return (
             _MINHASH.pack(*self.values)
@@ -177,7 +105,7 @@ class Signature:
             return cls(_MINHASH.unpack_from(data))
         if len(data) >= head and len(data) == head + 4 * data[head - 1]:
             killed, injured, bits, count = _FACTS.unpack_from(data, _MINHASH.size)
-            counted = frozenset(k for i, k in enumerate(_COUNTED) if bits >> i & 1)
+            counted = frozenset(k for i, k in enumerate(COUNTED) if bits >> i & 1)
             numbers = frozenset(struct.unpack_from(f"<{count}I", data, head))
             return cls(_MINHASH.unpack_from(data), Facts(killed, injured, counted, numbers))
         raise ValueError(f"not a signature: {len(data)} bytes")
@@ -205,72 +133,6 @@ class Candidate:
     published_at: datetime
 
 
-def content_tokens(text: str) -> list[str]:
-    """Normalised content tokens in order: the unit of both MinHash and the title checks.
-
-    Lower-cased, ё folded to е, apostrophes and possessive 's dropped, thousands separators
-    joined ("1,000" -> "1000"), letters and digits split ("61bn" -> "61", "bn"), number words
-    as digits, stop words of English, Ukrainian and Russian and single letters dropped, every
-    word cut to a short stem so inflected and plural forms meet, and news synonyms ("killed",
-    "dead") merged into one token.
-    """
-    return list(_tokens(text))
-
-
-@lru_cache(maxsize=4096)
-def _tokens(text: str) -> tuple[str, ...]:
-    """`content_tokens`, cached: stored titles are verified again and again."""
-    return tuple(_words(_normalised(text)))
-
-
-def _normalised(text: str) -> str:
-    folded = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", text).casefold())
-    return _NOBODY.sub("nobody", _THOUSANDS.sub("", folded).translate(_FOLD))
-
-
-def _words(normalised: str) -> list[str]:
-    return [t for t in map(_token, _TOKEN.findall(normalised)) if t]
-
-
-@lru_cache(maxsize=65536)
-def _token(word: str) -> str:
-    """One word's token, or "" for a stop word (cached: news vocabulary repeats)."""
-    word = _NUMBER_WORDS.get(word, word)
-    if word.isdecimal():
-        return word.lstrip("0") or "0"
-    if len(word) < 2 or word in _STOP_WORDS:
-        return ""
-    stem = _stem(word)
-    return _synonyms().get(stem, stem)
-
-
-def _stem(word: str) -> str:
-    """Cut one Cyrillic case ending, or an English plural/-ed/-ing, then keep a prefix."""
-    if "а" <= word[0] <= "я" or word[0] in "іїєґ":
-        for ending in _CYRILLIC_ENDINGS:
-            if word.endswith(ending) and len(word) - len(ending) >= 3:
-                word = word[: -len(ending)]
-                break
-    elif len(word) > 4 or (len(word) == 4 and word.endswith("s")):
-        if word.endswith("ies"):
-            word = word[:-3] + "y"
-        elif word.endswith(("ches", "shes", "sses", "xes")):
-            word = word[:-2]
-        elif word.endswith("ing") and len(word) > 5:
-            word = word[:-3]
-        elif word.endswith("ed"):
-            word = word[:-2]
-        elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-            word = word[:-1]
-    return word[:_STEM]
-
-
-@cache
-def _synonyms() -> dict[str, str]:
-    """Stem -> group token, built once with the same stemmer the text goes through."""
-    return {_stem(word): group for group, words in _SYNONYMS.items() for word in words.split()}
-
-
 @cache
 def _permutations() -> object:
     """The fixed MinHash permutations (seed 1), built once per process."""
@@ -284,62 +146,17 @@ def _read(title: str, text: str) -> tuple[frozenset[str], frozenset[str], Facts,
     Cached for `choose_story`, which reads the report that `signature` has just read; callers
     pass the text cut to `_LEDE_CHARS`, so the cache holds no whole articles.
     """
-    clauses = [_words(c) for c in _CLAUSE.split(_normalised(title))]
+    clauses = [tokeniser.words(c) for c in CLAUSE.split(tokeniser.normalised(title))]
     title_tokens = [t for clause in clauses for t in clause]
     lede: list[str] = []
-    for clause in _CLAUSE.split(_normalised(text)):
+    for clause in CLAUSE.split(tokeniser.normalised(text)):
         if len(lede) >= _LEDE_TOKENS:
             break
-        words = _words(clause)[: _LEDE_TOKENS - len(lede)]
+        words = tokeniser.words(clause)[: _LEDE_TOKENS - len(lede)]
         clauses.append(words)
         lede.extend(words)
     features = set(lede) | set(title_tokens) | {f"title|{t}" for t in title_tokens}
-    return frozenset(title_tokens), frozenset(lede), _facts(clauses), sorted(features)
-
-
-def _facts(clauses: Sequence[Sequence[str]]) -> Facts:
-    """The counts stated (see `_counts`)."""
-    found = _counts(clauses)
-    killed, injured = (max((n for n, k in found if k == toll), default=0) for toll in _TOLLS)
-    counted = frozenset(k for _, k in found if k in _COUNTED)
-    return Facts(killed, injured, counted, frozenset(n for n, _ in found))
-
-
-def _counts(clauses: Sequence[Sequence[str]]) -> list[tuple[int, str | None]]:
-    """Each number stated (years left out) and the toll or counted word it counts, if any:
-    the nearest such word of its clause, looking ahead first ("12 people killed") and then
-    back ("killing 12")."""
-    found = []
-    for clause in clauses:
-        for i, token in enumerate(clause):
-            number = min(int(token), _U32) if token.isdecimal() and len(token) < 11 else 0
-            if not number or 1900 <= number <= 2100:
-                continue
-            after = clause[i + 1 : i + 1 + _COUNT_REACH]
-            before = clause[max(0, i - _COUNT_REACH) : i][::-1]
-            kind = next((t for t in (*after, *before) if t in _TOLLS or t in _COUNTED), None)
-            found.append((number, kind))
-    return found
-
-
-@lru_cache(maxsize=4096)
-def _title_pattern(title: str) -> tuple[frozenset[str], frozenset[int]]:
-    """A title's words, and its numbers unless it speaks of a toll ("death toll ... rises
-    to 18" is an update, not the next issue)."""
-    clauses = [_words(c) for c in _CLAUSE.split(_normalised(title))]
-    words = frozenset(t for clause in clauses for t in clause if not t.isdecimal())
-    if words.intersection(_TOLLS):
-        return words, frozenset()
-    return words, frozenset(number for number, _ in _counts(clauses))
-
-
-def other_issues(first_title: str, second_title: str) -> bool:
-    """True for two issues of a series: the same title words with other numbers ("Daily
-    Report 215" and "216", "key events, day 1,012" and "1,013"), however alike the texts.
-    """
-    first_words, first_numbers = _title_pattern(first_title)
-    second_words, second_numbers = _title_pattern(second_title)
-    return first_words == second_words and first_numbers != second_numbers
+    return frozenset(title_tokens), frozenset(lede), stated_facts(clauses), sorted(features)
 
 
 def signature(title: str, text: str, language: str) -> Signature:
@@ -374,19 +191,6 @@ def band_keys(sig: Signature) -> tuple[int, ...]:
         )
         for prefix, value in zip(_BAND_PREFIXES, sig.values[:BANDS], strict=True)
     )
-
-
-def conflicts(first: Facts, first_at: datetime, second: Facts, second_at: datetime) -> bool:
-    """True when two reports' counts cannot describe one event.
-
-    A toll only rises while an event is reported, so a later report stating fewer dead (or
-    injured) than an earlier one is about another strike; and two reports that both count
-    drones (or missiles) yet share no number at all count different attacks.
-    """
-    early, late = (first, second) if first_at <= second_at else (second, first)
-    if 0 < late.killed < early.killed or 0 < late.injured < early.injured:
-        return True
-    return bool(first.counted & second.counted) and not first.numbers & second.numbers
 
 
 def match_margin(
@@ -443,7 +247,7 @@ class _Weights:
     ) -> float | None:
         if similarity < _MIN_SIMILARITY:
             return None
-        theirs = frozenset(_tokens(candidate.title))
+        theirs = frozenset(tokeniser.tokens(candidate.title))
         theirs_weight = self.weight(theirs)
         coverage = self.weight(theirs & self._words) / (theirs_weight or 1)
         overlap = self.weight(theirs & self._title) / (min(theirs_weight, self._title_weight) or 1)
@@ -473,7 +277,7 @@ def _similarities(sig: Signature, candidates: Sequence[Candidate]) -> list[float
 
 
 def _titled(candidate: Candidate) -> tuple[str, ...]:
-    return _tokens(candidate.title)
+    return tokeniser.tokens(candidate.title)
 
 
 def choose_story(

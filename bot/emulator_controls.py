@@ -18,7 +18,7 @@ from bot.emulator_world import (
     World,
     command_entities,
 )
-from bot.telegram_rules import FormattedText
+from bot.telegram_html import FormattedText
 
 
 class EmulatorControls:

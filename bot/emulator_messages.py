@@ -14,7 +14,8 @@ from typing import Any
 from bot.emulator_params import Args, Upload
 from bot.emulator_records import CallbackAnswer, EditRecord, SentRecord
 from bot.emulator_world import ApiError, Chat, StoredMessage, World, bad_request
-from bot.telegram_rules import check_caption, check_message, check_reply_markup, parse_text
+from bot.telegram_html import parse_text
+from bot.telegram_rules import check_caption, check_message, check_reply_markup
 
 CHAT_ACTIONS = frozenset(
     {

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.telegram_rules import EntityParseError, FormattedText, parse_text
+from bot.telegram_html import EntityParseError, FormattedText, parse_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.emulator_flood import FloodControl, FloodLimits
 from bot.emulator_records import CallbackAnswer, EditRecord, SentRecord
-from bot.telegram_rules import Entity, FormattedText, utf16_len
+from bot.telegram_html import Entity, FormattedText, utf16_len
 
 DEFAULT_USER_ID = 100_001
 _COMMAND = re.compile(r"(?<![\w/@])/\w{1,64}(?:@\w{1,32})?", re.ASCII)

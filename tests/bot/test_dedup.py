@@ -1,4 +1,6 @@
-"""Near-duplicate detection: tokens, signatures, band keys, story choice, and the quality bar."""
+"""Near-duplicate detection: signatures, band keys, story choice, and the quality bar.
+
+The tokens are tested in test_tokeniser.py, the counts' rules in test_facts.py."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import dedup
+from bot.facts import Facts
+from bot.tokeniser import content_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
@@ -169,40 +173,11 @@ def test_pairs_join_or_stay_apart(first: Report, second: Report, same: bool) -> 
     assert _same_story(first, second) is same
 
 
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [
-        ("у Харкові", "Харкова"),
-        ("Kharkiv's", "Kharkiv"),
-        ("drones", "drone"),
-        ("Курской", "Курская"),
-        ("1,000", "1000"),
-        ("seven", "7"),
-        ("killed", "dead"),
-    ],
-)
-def test_content_tokens_fold_inflection_numbers_and_synonyms(a: str, b: str) -> None:
-    """Inflected, plural, spelled-out and synonymous forms reduce to the same tokens."""
-    assert dedup.content_tokens(a) == dedup.content_tokens(b)
-
-
-def test_content_tokens_drop_stop_words_and_keep_numbers() -> None:
-    """Function words of en/uk/ru go; numbers stay, split from their units."""
-    assert dedup.content_tokens("The $61bn aid and the 14-й пакет та санкції") == [
-        "61",
-        "bn",
-        "aid",
-        "14",
-        "пакет",
-        "санкц",
-    ]
-
-
 def test_signature_round_trips_through_bytes() -> None:
     """The shell stores bytes and gets an equal signature back, facts included."""
     sig = dedup.signature(POLTAVA_1.title, POLTAVA_1.text, "en")
     counted = frozenset({"~missile"})
-    assert sig.facts == dedup.Facts(41, 180, counted, frozenset({2, 41, 180}))
+    assert sig.facts == Facts(41, 180, counted, frozenset({2, 41, 180}))
     assert dedup.Signature.from_bytes(sig.to_bytes()) == sig
 
 
@@ -331,84 +306,36 @@ def test_cluster_index_keeps_story_ids_of_joined_reports() -> None:
         (
             "Strike on Kharkiv store",
             "Twelve people were killed and 43 injured, the governor said in 2024.",
-            dedup.Facts(killed=12, injured=43, numbers=frozenset({12, 43})),
+            Facts(killed=12, injured=43, numbers=frozenset({12, 43})),
         ),
         (
             "Missiles hit Poltava",
             "The strike killed 41 and wounded more than 180 people.",
-            dedup.Facts(killed=41, injured=180, numbers=frozenset({41, 180})),
+            Facts(killed=41, injured=180, numbers=frozenset({41, 180})),
         ),
         (
             "Удар по Херсону",
             "Загинули 12 людей, ще 43 поранені.",
-            dedup.Facts(killed=12, injured=43, numbers=frozenset({12, 43})),
+            Facts(killed=12, injured=43, numbers=frozenset({12, 43})),
         ),
         (
             "Обстрел Белгорода: погибли 14 человек",
             "",
-            dedup.Facts(killed=14, numbers=frozenset({14})),
+            Facts(killed=14, numbers=frozenset({14})),
         ),
         (
             "Drones hit port",
             "Air defence shot down 34 drones overnight. No one was hurt.",
-            dedup.Facts(counted=frozenset({"~drone"}), numbers=frozenset({34})),
+            Facts(counted=frozenset({"~drone"}), numbers=frozenset({34})),
         ),
-        ("Talks in Istanbul", "No date was set.", dedup.Facts()),
+        ("Talks in Istanbul", "No date was set.", Facts()),
     ],
     ids=["number before", "verb before", "Ukrainian", "Russian title", "counted drones", "none"],
 )
-def test_signature_reads_the_counts_the_lede_states(
-    title: str, text: str, facts: dedup.Facts
-) -> None:
+def test_signature_reads_the_counts_the_lede_states(title: str, text: str, facts: Facts) -> None:
     """Each number counts the casualty, drone or missile word of its own clause; years and
     "no one" are not counts."""
     assert dedup.signature(title, text, "en").facts == facts
-
-
-EARLY = T0
-LATE = T0 + timedelta(hours=3)
-
-
-@pytest.mark.parametrize(
-    ("first", "second", "expected"),
-    [
-        (dedup.Facts(killed=12), dedup.Facts(killed=18), False),
-        (dedup.Facts(killed=12, injured=43), dedup.Facts(injured=18), True),
-        (dedup.Facts(killed=12), dedup.Facts(killed=7), True),
-        (dedup.Facts(killed=12), dedup.Facts(injured=5), False),
-        (
-            dedup.Facts(counted=frozenset({"~drone"}), numbers=frozenset({145, 62})),
-            dedup.Facts(counted=frozenset({"~drone"}), numbers=frozenset({34})),
-            True,
-        ),
-        (
-            dedup.Facts(counted=frozenset({"~drone"}), numbers=frozenset({145, 62})),
-            dedup.Facts(counted=frozenset({"~drone"}), numbers=frozenset({62})),
-            False,
-        ),
-        (
-            dedup.Facts(counted=frozenset({"~missile"}), numbers=frozenset({93})),
-            dedup.Facts(counted=frozenset({"~drone"}), numbers=frozenset({34})),
-            False,
-        ),
-    ],
-    ids=[
-        "toll rises",
-        "fewer injured later",
-        "fewer dead later",
-        "different kinds",
-        "drones counted, no shared number",
-        "drones counted, one shared number",
-        "drones and missiles",
-    ],
-)
-def test_conflicts_tells_counts_of_another_event(
-    first: dedup.Facts, second: dedup.Facts, expected: bool
-) -> None:
-    """A later, lower toll or drone counts with no number in common mean another event,
-    whichever report arrives first."""
-    assert dedup.conflicts(first, EARLY, second, LATE) is expected
-    assert dedup.conflicts(second, LATE, first, EARLY) is expected
 
 
 def test_a_story_whose_counts_contradict_the_report_is_not_joined() -> None:
@@ -451,44 +378,12 @@ def test_title_words_that_many_candidate_stories_share_weigh_less() -> None:
     title = "Russian missiles hit Lviv, killing seven"
     text = "Russian ballistic missiles struck Lviv on Tuesday morning, killing seven people."
     sig = dedup.signature(title, text, "en")
-    args = (frozenset(dedup.content_tokens(title)), frozenset(dedup.content_tokens(text)), sig)
+    args = (frozenset(content_tokens(title)), frozenset(content_tokens(text)), sig)
     gap = timedelta(minutes=30)
     alone = dedup.match_margin(*args, stored, gap)
     crowded = dedup.match_margin(*args, stored, gap, {"russi": 9, "~missile": 9, "~kill": 9})
     assert alone is not None and crowded is not None
     assert crowded < alone - 0.1
-
-
-@pytest.mark.parametrize(
-    ("first", "second", "expected"),
-    [
-        (
-            "OSCE SMM Daily Report 215/2020 issued on 9 September 2020",
-            "OSCE SMM Daily Report 216/2020 issued on 10 September 2020",
-            True,
-        ),
-        (
-            "Russia-Ukraine war: list of key events, day 1,012",
-            "Russia-Ukraine war: list of key events, day 1,013",
-            True,
-        ),
-        (
-            "Death toll from strike on Kharkiv store rises to 12",
-            "Death toll from strike on Kharkiv store rises to 18",
-            False,
-        ),
-        (
-            "Russian missile hits Odesa port, killing eight",
-            "Russian missile hits Odesa port, killing eight",
-            False,
-        ),
-        ("Russia fires 93 missiles at Ukraine", "Ukraine downs 81 of 93 Russian missiles", False),
-    ],
-    ids=["daily report", "day of the war", "toll update", "same title", "other words"],
-)
-def test_other_issues_of_a_series_are_told_apart(first: str, second: str, expected: bool) -> None:
-    """Titles that differ only in a number that is not a toll are issues of a series."""
-    assert dedup.other_issues(first, second) is expected
 
 
 def test_issues_of_a_series_stay_apart_however_alike_their_texts() -> None:

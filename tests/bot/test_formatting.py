@@ -28,7 +28,8 @@ from bot.formatting import (
     visible_len,
 )
 from bot.models import Story, StoryItem, Topic
-from bot.telegram_rules import check_message, html_to_plain
+from bot.telegram_html import html_to_plain
+from bot.telegram_rules import check_message
 
 NOW = datetime(2024, 10, 29, 11, 5, tzinfo=UTC)
 TOPICS = {

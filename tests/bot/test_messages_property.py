@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from bot.buttons import alert_keyboard, to_reply_markup
 from bot.formatting import render_alert, render_catch_up, render_digest, render_story_list
 from bot.models import Story, StoryItem, Topic
-from bot.telegram_rules import check_message, html_to_plain
+from bot.telegram_html import html_to_plain
+from bot.telegram_rules import check_message
 
 NOW = datetime(2024, 10, 29, 11, 5, tzinfo=UTC)
 ZONES = ["UTC", "Europe/Kyiv", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham", "Bad/Zone"]

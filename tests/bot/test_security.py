@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bot.db import ChatRow, FollowRow, SourceRow, StoryRow
 from bot.emulator import Emulator, SentRecord
 from bot.formatting import is_web_url
-from bot.telegram_rules import parse_html
+from bot.telegram_html import parse_html
 from handlers import COMMANDS
 from tests.conftest import ADMIN_ID, ROOT, TOKEN
 from tests.helpers import Harness, harness

@@ -12,6 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.telegram_html import (
+    UNSUPPORTED_PARSE_MODE,
+    EntityParseError,
+    html_to_plain,
+    normalise_link,
+    parse_html,
+    parse_text,
+    utf16_len,
+)
 from bot.telegram_rules import (
     BUTTON_DATA_INVALID,
     BUTTON_TEXT_INVALID,
@@ -23,16 +32,9 @@ from bot.telegram_rules import (
     NOT_UTF8,
     TEXT_EMPTY,
     TEXT_TOO_LONG,
-    UNSUPPORTED_PARSE_MODE,
-    EntityParseError,
     check_caption,
     check_message,
     check_reply_markup,
-    html_to_plain,
-    normalise_link,
-    parse_html,
-    parse_text,
-    utf16_len,
 )
 
 PARSE = "Bad Request: can't parse entities: "
