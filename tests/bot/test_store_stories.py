@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import feeds, normalise
+from bot.assignment import Prepared
 from bot.config import load_topics
 from bot.db import (
     ItemRow,
@@ -234,9 +235,10 @@ async def test_a_report_finds_its_story_in_a_crowd_of_lookalikes(store: Store) -
             assert joined.outcome is Outcome.MERGED and joined.story_id == targets[index], title
 
 
-async def snapshot(
-    session: AsyncSession, results: list[Stored]
-) -> tuple[list[object], list[object], list[object]]:
+Snapshot = tuple[list[object], list[object], list[object]]
+
+
+async def snapshot(session: AsyncSession, results: list[Stored]) -> Snapshot:
     """What a batch did, free of ids: each article's outcome, outlets and fellow articles;
     each story's row; each story's topic rows."""
     group: dict[int, int] = {}
@@ -285,24 +287,33 @@ async def test_a_batch_is_stored_as_the_article_at_a_time_store_did(store: Store
     batch.append(replace(stored[0], source="Wire B"))  # a stored URL
     items = prepare(batch, TOPICS)
     later = NOW + timedelta(minutes=10)
+    async with store.sessions() as session, session.begin():
+        for a in stored:
+            await store.put(session, a)
+    expected, got, bulk = await both_stores(store, "Wire B", items, now=later, window_hours=72)
+    assert got == expected
+    assert sum(r.outcome is Outcome.MERGED for r in bulk) >= 4
+    assert [r.outcome for r in bulk[-2:]] == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+
+
+async def both_stores(
+    store: Store, source: str, items: list[Prepared], *, now: datetime, window_hours: float
+) -> tuple[Snapshot, Snapshot, list[Stored]]:
+    """Store `items` with the article-at-a-time store (then roll it back) and with the bulk
+    store: both databases' snapshots, and the bulk store's results."""
     async with store.sessions() as session:
-        async with session.begin():
-            for a in stored:
-                await store.put(session, a)
         async with session.begin() as transaction:
             before = await reference_store.store_articles(
-                session, store.ids["Wire B"], "Wire B", items, now=later, window_hours=72
+                session, store.ids[source], source, items, now=now, window_hours=window_hours
             )
             expected = await snapshot(session, before)
             await transaction.rollback()
         async with session.begin():
             bulk = await items_module.store_articles(
-                session, store.ids["Wire B"], "Wire B", items, now=later, window_hours=72
+                session, store.ids[source], source, items, now=now, window_hours=window_hours
             )
             got = await snapshot(session, bulk)
-    assert got == expected
-    assert sum(r.outcome is Outcome.MERGED for r in bulk) >= 4
-    assert [r.outcome for r in bulk[-2:]] == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    return expected, got, bulk
 
 
 def vocabulary() -> list[str]:
@@ -351,18 +362,7 @@ async def test_random_batches_are_stored_as_the_article_at_a_time_store_did(
             )
             n += size
     items = prepare([report(1000 + i, "Wire B") for i in range(80)], TOPICS)
-    async with store.sessions() as session:
-        async with session.begin() as transaction:
-            before = await reference_store.store_articles(
-                session, store.ids["Wire B"], "Wire B", items, now=NOW, window_hours=36
-            )
-            expected = await snapshot(session, before)
-            await transaction.rollback()
-        async with session.begin():
-            bulk = await items_module.store_articles(
-                session, store.ids["Wire B"], "Wire B", items, now=NOW, window_hours=36
-            )
-            got = await snapshot(session, bulk)
+    expected, got, bulk = await both_stores(store, "Wire B", items, now=NOW, window_hours=36)
     assert got == expected
     merged = sum(r.outcome is Outcome.MERGED for r in bulk)
     assert 10 <= merged <= 70, merged
