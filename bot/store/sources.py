@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import SourceRow
 from bot.models import Source, SourceKind
-from bot.store.dialect import dialect_name
+from bot.store.dialect import dialect_name, insert_for
 
 DUE_EARLY = timedelta(milliseconds=500)
 
@@ -66,30 +66,20 @@ async def sync_sources(session: AsyncSession, sources: Sequence[Source], now: da
     """Make the table match the sources file; chat-added sources are left alone.
 
     A source whose URL changed starts over (no ETag, and its next items count as backlog).
+    New sources go in first, with INSERT … ON CONFLICT DO NOTHING: several processes may
+    start at once on one database (instances, a `sources check` beside the bot), and the
+    write also takes SQLite's lock before anything is read, so the reads are never stale.
     """
+    if sources:
+        await session.execute(
+            insert_for(session, SourceRow)
+            .values([_new_row(source, now) for source in sources])
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
     rows = {row.name: row for row in (await session.scalars(select(SourceRow))).all()}
     wanted = {source.name for source in sources}
     for source in sources:
-        row = rows.get(source.name)
-        if row is None:
-            session.add(
-                SourceRow(
-                    name=source.name,
-                    url=source.url,
-                    kind=source.kind.value,
-                    language=source.language,
-                    full_text=source.full_text,
-                    breaking=source.breaking,
-                    origin="file",
-                    active=True,
-                    consecutive_failures=0,
-                    first_fetch_done=False,
-                    outage_notified=False,
-                    next_fetch_at=now,
-                    created_at=now,
-                )
-            )
-            continue
+        row = rows[source.name]
         if row.url != source.url:
             row.url, row.etag, row.last_modified, row.body_hash = source.url, None, None, None
             row.first_fetch_done = False
@@ -99,6 +89,25 @@ async def sync_sources(session: AsyncSession, sources: Sequence[Source], now: da
         if row.origin == "file" and name not in wanted:
             row.active = False
     await session.flush()
+
+
+def _new_row(source: Source, now: datetime) -> dict[str, object]:
+    """A sources-file source as a new row: due at once, its first items a backlog."""
+    return {
+        "name": source.name,
+        "url": source.url,
+        "kind": source.kind.value,
+        "language": source.language,
+        "full_text": source.full_text,
+        "breaking": source.breaking,
+        "origin": "file",
+        "active": True,
+        "consecutive_failures": 0,
+        "first_fetch_done": False,
+        "outage_notified": False,
+        "next_fetch_at": now,
+        "created_at": now,
+    }
 
 
 async def add_source(session: AsyncSession, source: Source, now: datetime) -> bool:

@@ -89,12 +89,12 @@ async def test_sources_check_reports_each_source_and_fails_when_one_does(
     cli: Cli, tmp_path: Path
 ) -> None:
     """`sources check` prints a line per source with its state, and exits 1 when one failed."""
-    (code, out, _), good = await asyncio.gather(
+    (code, out, err), good = await asyncio.gather(
         cli("sources", "check"), cli("sources", "check", SOURCES_FILE=str(tmp_path / "good.toml"))
     )
     lines = out.strip().splitlines()
     assert code == 1
-    assert any(re.match(r"FAIL Broken Outlet\s.*HTTP 500$", line) for line in lines), out
+    assert any(re.match(r"FAIL Broken Outlet\s.*HTTP 500$", line) for line in lines), (out, err)
     for name in ("Black Sea Wire", "Dnipro Ledger", "Kharkiv Courier", "Northern Front Daily"):
         assert any(re.match(rf"ok\s+{name}\s.*\d+ items$", line) for line in lines), name
     assert lines[-1] == "4 ok, 1 failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -64,3 +65,20 @@ async def test_a_claimed_source_is_not_claimed_again_until_its_lease_ends(
         after = await sources.claim_due_sources(session, NOW + LEASE, lease=LEASE)
     assert again == []
     assert {state.source.name for state in after} == {"A", "B", "C"}
+
+
+async def test_processes_starting_together_sync_the_same_sources_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Instances (or `sources check` beside the bot) starting at once on one database each
+    sync the sources file: every source is there once and nobody fails on a unique key."""
+    wanted = [Source(name, f"https://{name.lower()}.example/rss") for name in "ABCDEFGH"]
+
+    async def sync() -> None:
+        async with sessions() as session, session.begin():
+            await sources.sync_sources(session, wanted, NOW)
+
+    await asyncio.gather(*(sync() for _ in range(6)))
+    async with sessions() as session:
+        names = [state.source.name for state in await sources.list_sources(session)]
+    assert sorted(names) == list("ABCDEFGH")
