@@ -14,41 +14,21 @@ from telegram.ext import JobQueue
 
 from bot.config import Settings
 from jobs import cleanup, deliver, digests, fetch, heartbeat
-from jobs.guard import guarded
+from jobs.guard import Job, guarded
 
 JOB_KWARGS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
 
 
 def schedule(job_queue: JobQueue[Any], settings: Settings) -> None:
-    """Register every job."""
-    job_queue.run_repeating(
-        guarded("fetch", fetch.fetch_job),
-        interval=settings.fetch_interval,
-        first=1.0,
-        name="fetch",
-        job_kwargs=JOB_KWARGS,
-    )
-    job_queue.run_repeating(
-        deliver.deliver_job, interval=1.0, first=1.5, name="deliver", job_kwargs=JOB_KWARGS
-    )
-    job_queue.run_repeating(
-        guarded("digests", digests.digest_job),
-        interval=20.0,
-        first=5.0,
-        name="digests",
-        job_kwargs=JOB_KWARGS,
-    )
-    job_queue.run_repeating(
-        guarded("heartbeat", heartbeat.heartbeat_job),
-        interval=5.0,
-        first=0.5,
-        name="heartbeat",
-        job_kwargs=JOB_KWARGS,
-    )
-    job_queue.run_repeating(
-        guarded("cleanup", cleanup.cleanup_job),
-        interval=15.0,
-        first=30.0,
-        name="cleanup",
-        job_kwargs=JOB_KWARGS,
-    )
+    """Register every job: (name, job, every s, first run after s)."""
+    jobs: list[tuple[str, Job, float, float]] = [
+        ("fetch", guarded("fetch", fetch.fetch_job), settings.fetch_interval, 1.0),
+        ("deliver", deliver.deliver_job, 1.0, 1.5),  # its sender task runs guarded itself
+        ("digests", guarded("digests", digests.digest_job), 20.0, 5.0),
+        ("heartbeat", guarded("heartbeat", heartbeat.heartbeat_job), 5.0, 0.5),
+        ("cleanup", guarded("cleanup", cleanup.cleanup_job), 15.0, 30.0),
+    ]
+    for name, job, interval, first in jobs:
+        job_queue.run_repeating(
+            job, interval=interval, first=first, name=name, job_kwargs=JOB_KWARGS
+        )
