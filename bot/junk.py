@@ -83,14 +83,27 @@ _SECTION_END = re.compile(
     re.IGNORECASE,
 )
 
+_TAIL_PHRASES = (
+    r"continue reading|read more|read the full (?:story|article)|full story|"
+    r"weiterlesen|lire la suite|leggi tutto|seguir leyendo|читать далее|читати далі|"
+    r"читать полностью"
+)
+
 _LINE_TAIL = re.compile(
     r"(?:\s*\bThe post\b.{1,300}?\bappeared first on\b.{0,200}"
     r"|\s*(?:\[(?:…|\.\.\.)\]|\[(?:read )?more\])"
-    r"|\s*\b(?:continue reading|read more|read the full (?:story|article)|full story|"
-    r"weiterlesen|lire la suite|leggi tutto|seguir leyendo|читать далее|читати далі|"
-    r"читать полностью)\W{0,4})$",
+    rf"|\s*\b(?:{_TAIL_PHRASES})\W{{0,4}})$",
     re.IGNORECASE,
 )
+
+_END_HINT = re.compile(rf"\]$|(?:{_TAIL_PHRASES})\W{{0,4}}$", re.IGNORECASE)
+_PHRASE_REACH = 25
+"""The longest tail phrase ("read the full article") and its \\W{0,4}: a bracket or phrase
+tail of `_LINE_TAIL` lies within the line's last this many characters."""
+
+_APPEARED = re.compile("appeared first on", re.IGNORECASE)
+_APPEARED_REACH = len("appeared first on") + 200
+"""`_LINE_TAIL`'s "The post … appeared first on …" ends at most 200 characters after it."""
 
 _CREDIT_TAIL = re.compile(
     r"(?P<end>^|[.!?…\"”’)\]])\s*[(\[]?(?:photo|photograph|image|picture|foto|фото)"
@@ -123,11 +136,28 @@ def strip_junk(text: str) -> str:
 def _strip_tail(line: str) -> str:
     """Cut trailing junk phrases, repeatedly: "… [more] Photo: AP" loses both."""
     while True:
-        shorter = _LINE_TAIL.sub("", line)
+        shorter = _LINE_TAIL.sub("", line) if _may_have_tail(line) else line
         shorter = _CREDIT_TAIL.sub(lambda m: m.group("end"), shorter).rstrip()
         if shorter == line:
             return line
         line = shorter
+
+
+def _may_have_tail(line: str) -> bool:
+    """False only when `_LINE_TAIL` cannot match: each of its tails needs a bracket, a
+    phrase or "appeared first on" near the line's end, and looking only there is several
+    times cheaper than running `_LINE_TAIL` over the whole line. Case-insensitive matching
+    of ASCII words equals comparing lower-cased ASCII text, so an ASCII end is checked with
+    `in`; other text (where "ı" or "ſ" could match "i" or "s") by the pattern itself.
+    """
+    size = len(line)
+    if _END_HINT.search(line, max(size - _PHRASE_REACH, 0)):
+        return True
+    start = max(size - _APPEARED_REACH, 0)
+    end = line[start:]
+    if end.isascii():
+        return "appeared first on" in end.lower()
+    return _APPEARED.search(line, start) is not None
 
 
 def _is_junk_line(core: str) -> bool:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.junk import strip_junk
+from bot.junk import (
+    _LINE_TAIL,
+    _PHRASE_REACH,
+    _TAIL_PHRASES,
+    _may_have_tail,
+    _strip_tail,
+    strip_junk,
+)
 from bot.normalise import clean_text
 
 
@@ -148,3 +158,56 @@ def test_strip_junk_is_linear_on_long_lines():
     result = strip_junk(text)
     assert time.perf_counter() - started < 1.0
     assert not result.endswith("Photo: AP")
+
+
+_TAIL_WORDS = st.sampled_from(
+    [
+        "The post",
+        "appeared first on",
+        "APPEARED FIRST ON",
+        "Read more",
+        "read the full article",
+        "Continue reading",
+        "читать далее",
+        "[…]",
+        "[...]",
+        "[more]",
+        "[Read more]",
+        "ſtory",
+        "readmore",
+        "...",
+        " ",
+        "»",
+        "\u0131",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_TAIL_WORDS | st.text(max_size=120), max_size=8))
+def test_the_tail_check_never_misses_a_tail(parts: list[str]):
+    """`_may_have_tail` is False only for lines `_LINE_TAIL` cannot match."""
+    line = "".join(parts)
+    if not _may_have_tail(line):
+        assert _LINE_TAIL.search(line) is None
+
+
+def test_the_phrase_reach_covers_the_longest_phrase():
+    """Every phrase tail of `_LINE_TAIL` fits in the `_PHRASE_REACH` characters looked at."""
+    longest = re._parser.parse(rf"(?:{_TAIL_PHRASES})\W{{0,4}}").getwidth()[1]
+    assert longest <= _PHRASE_REACH
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x" * 300 + " The post Strikes on Kharkiv appeared first on Ledger.",
+        "x" * 300 + " The post Strikes appeared first on " + "y" * 199,
+        "Troops advanced near the river [Read more]",
+        "Troops advanced near the river… continue reading »",
+    ],
+)
+def test_long_lines_still_lose_their_tails(line: str):
+    """Tails far into a long line are still found and cut."""
+    assert _may_have_tail(line)
+    assert _strip_tail(line) != line

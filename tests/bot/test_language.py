@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from bot.feeds import parse_feed
-from bot.language import UNDETERMINED, detect_language, language_code
+from bot.feedserver import SAMPLE_FEEDS_DIR
+from bot.language import (
+    _CYRILLIC_LETTER,
+    _HAS_WALK_LAYOUT,
+    _LETTER,
+    _WALK_DEPTH,
+    LANGUAGES,
+    UNDETERMINED,
+    _count_letters,
+    _identifier,
+    detect_language,
+    language_code,
+)
 from bot.normalise import clean_text
 
 
@@ -120,3 +136,80 @@ def test_one_stray_ukrainian_letter_does_not_make_russian_text_ukrainian():
         "а на въезде в город появился указатель «Київ»."
     )
     assert detect_language(text) == "ru"
+
+
+@pytest.fixture(scope="module")
+def stock_identifier() -> LanguageIdentifier:
+    """py3langid's own identifier, restricted like ours: the reference for the fast walk."""
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+def _sample_texts() -> list[str]:
+    texts = [
+        "Russia strikes Kyiv overnight",
+        "Обстріл Харкова",
+        "Эвакуация из Курской области",
+        "Беларусь і Украіна: сустрэча ў Мінску",
+        "A",
+        "  ",
+        "12:45",
+        "\u0483\u0488 ЛЮДИ",
+        "ALL CAPS HEADLINE ABOUT THE SUMMIT",
+    ]
+    for path in sorted(SAMPLE_FEEDS_DIR.iterdir()):
+        for entry in parse_feed(path.read_bytes()).entries:
+            texts += [entry.title, clean_text(entry.summary), clean_text(entry.content)]
+    return texts
+
+
+def test_fast_scores_equal_py3langid_to_the_last_bit(stock_identifier: LanguageIdentifier):
+    """The vectorised walk gives py3langid's exact probabilities for every sample text."""
+    ours = _identifier()
+    for text in _sample_texts():
+        assert np.array_equal(ours._decide(text), stock_identifier._decide(text)), text
+        assert ours.rank(text) == stock_identifier.rank(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=400))
+def test_fast_scores_equal_py3langid_on_any_text(stock_identifier: LanguageIdentifier, text: str):
+    """Any text, control bytes and lone surrogates included, scores exactly as py3langid's."""
+    assert np.array_equal(_identifier()._decide(text), stock_identifier._decide(text))
+
+
+@pytest.mark.skipif(not _HAS_WALK_LAYOUT, reason="another py3langid model layout")
+def test_the_walk_depth_covers_the_model():
+    """No automaton state is deeper than `_WALK_DEPTH`, so the fast walk never falls back
+    (it would still be exact, only slower)."""
+    ours = _identifier()
+    transitions = np.frombuffer(ours.tk_nextmove, dtype=ours.tk_nextmove.typecode)
+    rows = np.frombuffer(ours.tk_row, dtype=ours.tk_row.typecode).astype(np.intp) << 8
+    seen = np.zeros(rows.size, dtype=bool)
+    seen[0] = True
+    frontier, depth = np.array([0]), 0
+    while True:
+        reached = np.unique(transitions[rows[frontier][:, None] + np.arange(256)])
+        frontier = reached[~seen[reached]]
+        if not frontier.size:
+            break
+        seen[frontier] = True
+        depth += 1
+    assert seen.all()
+    assert depth <= _WALK_DEPTH
+
+
+def test_the_cyrillic_letter_class_is_the_letters_of_the_block():
+    """`_CYRILLIC_LETTER` is exactly the `_LETTER` characters of U+0400-U+04FF."""
+    for code in range(0x400, 0x500):
+        char = chr(code)
+        assert bool(_CYRILLIC_LETTER.match(char)) == bool(_LETTER.match(char)), hex(code)
+
+
+@given(text=st.text(max_size=300) | st.text(st.characters(max_codepoint=127), max_size=300))
+def test_letter_counts_equal_matching_each_letter(text: str):
+    """The ASCII shortcut and the Cyrillic class count what matching letter by letter does."""
+    letters = _LETTER.findall(text)
+    cyrillic = sum(1 for ch in letters if "\u0400" <= ch <= "\u04ff")
+    assert _count_letters(text) == (len(letters), cyrillic)

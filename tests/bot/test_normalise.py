@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 
 from bot.feeds import parse_feed
 from bot.models import Entry, Source
-from bot.normalise import MAX_TEXT_CHARS, canonical_url, clean_text, fold_text, normalise_entry
+from bot.normalise import (
+    _MARKUP_HINT,
+    _SIMPLE_MARKUP,
+    MAX_TEXT_CHARS,
+    _clean_parsed,
+    canonical_url,
+    clean_text,
+    fold_text,
+    normalise_entry,
+)
 
 NOW = datetime(2024, 10, 29, 12, 0, tzinfo=UTC)
 SOURCE = Source(name="Example Outlet", url="https://news.example.org/rss", language="en")
@@ -451,3 +460,41 @@ def test_corpus_entries_normalise(corpus: Path, name: str):
         assert article.url.startswith("https://")
         assert not re.search(r"<[a-zA-Z/][^>]*>|&(?:#\d+|[a-z]+);", article.title + article.text)
         assert article.published_at <= NOW
+
+
+_SIMPLE_PIECES = st.sampled_from(["<p>", "</p>", "<br>", "<br/>", "<br />"])
+_SIMPLE_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="<>&")
+    | st.sampled_from(list(" \t\n\r\x0b\x0c\x00\x85\xa0\u2028\u3000\ufeff\ud800")),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_SIMPLE_PIECES | _SIMPLE_TEXT, max_size=12))
+def test_simple_markup_shortcut_equals_the_parse(parts: list[str]):
+    """Whenever markup takes the `<p>`/`<br>` shortcut, libxml2's parse gives the same text.
+    Text with control characters, odd whitespace and lone surrogates between the tags; a
+    stray `</p>` sends the markup to the parse, which ignores it."""
+    markup = "".join(parts)
+    if _SIMPLE_MARKUP.fullmatch(markup) and _MARKUP_HINT.search(markup):
+        assert clean_text(markup) == _clean_parsed(markup)
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("<p>One  two\nthree</p>", "One two three"),
+        ("<p>First.</p><p>Second.</p>", "First.\nSecond."),
+        ("Lead<br>next<br/>last<br />", "Lead\nnext\nlast"),
+        ("<p>a<br>b</p>tail", "a\nb\ntail"),
+        ("<p> </p><p>\x00x\u200b</p>", "x"),
+        ("a;</p>b", "a;b"),
+        ("<p>AT&amp;T</p>", "AT&T"),
+    ],
+)
+def test_simple_markup_examples(markup: str, expected: str):
+    """Descriptions of paragraphs and line breaks, taken by the shortcut or (a stray `</p>`,
+    an entity) by the parse, come out as a browser would show them."""
+    assert clean_text(markup) == expected
+    assert _clean_parsed(markup) == expected
