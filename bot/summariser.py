@@ -52,11 +52,10 @@ _CHARS_PER_TEXT = 8000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|«[^»]*»|„[^“”]*[“”]")
-# A complete sentence: . ! or ? (not an ellipsis), then any closing quotes or brackets.
-_COMPLETE = re.compile(r"(?<![.…])[.!?][\"'”’»)\]]*$")
+# Closing quotes and brackets, which may follow a sentence's terminator.
+_CLOSERS = "\"'”’»)]"
 # How feeds mark a description they cut: "… [+1234 chars]", "[…]", "[...]".
 _CUT_OFF = re.compile(r"\s*(?:…|\.\.\.)?\s*(?:\[\+\d+ chars\]|\[(?:…|\.\.\.)\])$")
-_TERMINATED = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
 # Junk recognised by how a sentence starts (matched at its start only, which keeps this cheap).
 _JUNK_START = re.compile(
@@ -222,7 +221,7 @@ def _candidates(
             words = _stems(sentence, stop)
             if not words or _repeats(words, head_words):
                 continue
-            complete = bool(_COMPLETE.search(sentence))
+            complete = _complete(sentence)
             found.append(_Candidate(sentence, doc, index, words, complete))
             index += 1
             if index == _SENTENCES_PER_TEXT:
@@ -259,7 +258,7 @@ def _clean(sentence: str) -> str | None:
     if _BYLINE.match(sentence) or sentence.endswith(":"):
         return None
     word_count = len(_WORD.findall(sentence))
-    if word_count < 4 or (word_count < 8 and not _TERMINATED.search(sentence)):
+    if word_count < 4 or (word_count < 8 and not _terminated(sentence)):
         return None  # headings, labels and menu items rather than sentences
     if any(q in sentence for q in '“"«„') and len(_WORD.findall(_QUOTED.sub(" ", sentence))) < 3:
         return None  # a bare quotation with nobody saying it
@@ -268,14 +267,26 @@ def _clean(sentence: str) -> str | None:
     return sentence
 
 
+def _complete(sentence: str) -> bool:
+    """Whether `sentence` ends in . ! or ? (not an ellipsis), then any closing quotes or
+    brackets; tested from the end, as a regex search would try every position first."""
+    bare = sentence.rstrip(_CLOSERS)
+    return bool(bare) and bare[-1] in ".!?" and bare[-2:-1] not in (".", "…")
+
+
+def _terminated(sentence: str) -> bool:
+    """Whether `sentence` ends in . ! ? or …, then any closing quotes or brackets."""
+    bare = sentence.rstrip(_CLOSERS)
+    return bool(bare) and bare[-1] in ".!?…"
+
+
 def _stems(text: str, stop: frozenset[str]) -> frozenset[str]:
     """Content words cut to five characters: a crude stemmer that also fits Slavic endings."""
-    stems = set()
-    for word in _WORD.findall(text.casefold()):
-        if word in stop or (len(word) < 3 and not word.isdigit()):
-            continue
-        stems.add(word if word.isdigit() else word[:5])
-    return frozenset(stems)
+    return frozenset(
+        word if word.isdigit() else word[:5]
+        for word in _WORD.findall(text.casefold())
+        if word not in stop and (len(word) >= 3 or word.isdigit())
+    )
 
 
 def _repeats(words: frozenset[str], head_words: frozenset[str]) -> bool:

@@ -60,9 +60,11 @@ _SYNONYMS = {
 _ENDINGS_TEXT = """ими ами ями ого ому его ему ою ею ої ий ій ый ая яя ое ее ые ие ых их ым им ом ем
 ам ям ах ях ов ев ів ей ой ую юю ться тся ся ли ла ло ть ти ю у а я о е і ї и ы й ь є"""
 _CYRILLIC_ENDINGS = sorted(_ENDINGS_TEXT.split(), key=len, reverse=True)
-_FOLD = str.maketrans({"’": "", "'": "", "ʼ": "", "`": "", "ё": "е"})
-_POSSESSIVE = re.compile(r"(?<=[a-z])['’ʼ]s\b")
-_THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f](?=\d{3}\b)")
+_APOSTROPHES = ("’", "'", "ʼ", "`")  # dropped; ё is read as е
+# Each pattern starts with its mark, the lookbehind after it checking the character before:
+# the same matches as a leading lookbehind, but the scan can skip ahead to the marks.
+_POSSESSIVE = re.compile(r"['’ʼ](?<=[a-z].)s\b")
+_THOUSANDS = re.compile(r"[,.\u00a0\u202f](?<=\d.)(?=\d{3}\b)")
 _TOKEN = re.compile(r"\d+|[^\W\d_]+")
 _NOBODY = re.compile(r"\bno one\b")  # not a count of one
 
@@ -88,7 +90,13 @@ def tokens(text: str) -> tuple[str, ...]:
 def normalised(text: str) -> str:
     """`text` folded for tokenising: case, apostrophes, possessives, thousands separators."""
     folded = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", text).casefold())
-    return _NOBODY.sub("nobody", _THOUSANDS.sub("", folded).translate(_FOLD))
+    folded = _THOUSANDS.sub("", folded)
+    for mark in _APOSTROPHES:
+        if mark in folded:
+            folded = folded.replace(mark, "")
+    if "ё" in folded:
+        folded = folded.replace("ё", "е")
+    return _NOBODY.sub("nobody", folded) if "no one" in folded else folded
 
 
 def words(folded: str) -> list[str]:

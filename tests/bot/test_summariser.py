@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import summariser
 from bot.sentences import split_sentences
 from bot.summariser import summarise
 
@@ -242,3 +244,16 @@ def test_a_text_of_fragments_gives_its_best_fragment_alone() -> None:
     standfirst = "Rescuers search the rubble of a Kharkiv apartment block hit by drones overnight"
     summary = summarise(HEADLINE, [f"{standfirst}\nAnother fragment without any end at all here"])
     assert summary == standfirst
+
+
+_ENDINGS = st.text(alphabet="ab .!?…\"'”’»)](", max_size=8)
+
+
+@given(_ENDINGS)
+def test_sentence_end_checks_equal_their_patterns(sentence: str) -> None:
+    """The end-of-sentence tests read from the end exactly what the end-anchored patterns
+    match: complete = . ! or ? (no ellipsis), terminated = . ! ? or …, then closers."""
+    complete = re.search(r"(?<![.…])[.!?][\"'”’»)\]]*$", sentence)
+    terminated = re.search(r"[.!?…][\"'”’»)\]]*$", sentence)
+    assert summariser._complete(sentence) == bool(complete)
+    assert summariser._terminated(sentence) == bool(terminated)
