@@ -7,10 +7,11 @@ new URL). The cost per item stays flat however many stories are stored:
 1. `signature()` turns title + lede into a MinHash over normalised content tokens, plus the
    few counts the lede states (`Facts`: the toll, numbers of drones or missiles); the tokens
    come from `bot.tokeniser`, the counts from `bot.facts`;
-2. `band_keys()` cuts the MinHash into one-value LSH bands, each hashed to a signed 64-bit
-   key. The store keeps rows `(band_key, story_id, published_at)` and, for a new item, loads
-   the items of the stories sharing the most keys inside the time window: a bounded handful,
-   not the archive. One-value bands find reworded reports that share only a few words;
+2. `band_keys()` cuts the MinHash into one-value LSH bands, one key each. Each process keeps
+   the keys of the window's reports in memory (`bot.band_index`, loaded from the items'
+   signatures) and, for a new item, loads the items of the stories sharing the most keys
+   inside the time window: a bounded handful, not the archive. One-value bands find
+   reworded reports that share only a few words;
 3. `choose_story()` is the strict second stage: it drops the stories whose counts contradict
    the report (`conflicts`) and joins the best remaining item that clears `match_margin`.
 
@@ -19,19 +20,18 @@ bench/dedup_eval.py runs the same three steps over in-memory rows (`ClusterIndex
 Stories are per language: token hashes are salted with the article's language, so an English
 and a Ukrainian report of one event stay two stories, each delivered to the chats that read
 that language. Everything is deterministic across processes: no `hash()` of str, fixed MinHash
-permutations, blake2b band keys.
+permutations, band keys made of the MinHash values themselves.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
 import struct
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from itertools import chain
@@ -66,8 +66,6 @@ _BAR_RISE_OVER = timedelta(hours=48)
 _SPREAD_POWER = 1.5  # a title word shared by k candidate stories weighs 1/k**1.5
 _MIN_SIMILARITY = 0.1  # below this the titles agree by chance (the usual war vocabulary)
 
-_SCHEME = b"conflictbot-dedup-2"  # in every band key: a changed scheme never meets old rows
-_BAND_PREFIXES = tuple(_SCHEME + band.to_bytes(2, "little") for band in range(BANDS))
 _EMPTY = 0xFFFFFFFF  # datasketch's slot value when no token was seen
 _LEDE_TOKENS = 40  # body tokens used: the lede carries the facts, the rest is the outlet's own
 _LEDE_CHARS = 3000  # enough text for the lede of any report; a full article is not read on
@@ -76,6 +74,7 @@ _FACTS = struct.Struct("<IIBB")  # killed, injured, counted kinds (bits), how ma
 _MAX_NUMBERS = 16
 _NO_FACTS = Facts()  # `Signature.facts` by default; frozen, so one instance serves every signature
 _U32 = 0xFFFFFFFF
+_EMPTY_VALUES = (_EMPTY,) * NUM_PERM  # the MinHash of no token at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +83,17 @@ class Signature:
 
     values: tuple[int, ...]
     facts: Facts = _NO_FACTS
+    _array: npt.NDArray[np.uint32] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
+
+    def array(self) -> npt.NDArray[np.uint32]:
+        """The MinHash as an array, made once: a stored report is verified against many."""
+        made = self._array
+        if made is None:
+            made = np.array(self.values, dtype=np.uint32)
+            object.__setattr__(self, "_array", made)  # a cache, not state: frozen otherwise
+        return made
 
     def to_bytes(self) -> bytes:
         """Little-endian uint32s: the MinHash, then the facts and up to 16 numbers."""
@@ -134,9 +144,31 @@ class Candidate:
 
 
 @cache
-def _permutations() -> object:
-    """The fixed MinHash permutations (seed 1), built once per process."""
-    return MinHash(num_perm=NUM_PERM, seed=1, hashfunc=sha1_hash32, scheme="affine32").permutations
+def _permutations() -> npt.NDArray[np.uint32]:
+    """The fixed MinHash permutations (seed 1) as datasketch draws them: rows `a` and `b`.
+
+    Drawn by datasketch itself, once per process, so the stored signatures keep matching.
+    """
+    drawn = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=sha1_hash32, scheme="affine32")
+    return np.asarray(drawn.permutations, dtype=np.uint32)
+
+
+@lru_cache(maxsize=65536)
+def _feature_hash(feature: str) -> int:
+    """datasketch's affine32 input for one salted feature: `sha1_hash32`, then the
+    MurmurHash3 32-bit finalizer it pre-mixes with (cached: news vocabulary repeats)."""
+    value: int = sha1_hash32(feature.encode())
+    value ^= value >> 16
+    value = (value * 0x85EBCA6B) & _U32
+    value ^= value >> 13
+    value = (value * 0xC2B2AE35) & _U32
+    return value ^ (value >> 16)
+
+
+@lru_cache(maxsize=256)
+def _salt(language: str) -> str:
+    """A language tag's primary subtag, case-folded: "en-GB" -> "en"."""
+    return re.split(r"[-_]", language.strip().casefold(), maxsplit=1)[0]
 
 
 @lru_cache(maxsize=1024)
@@ -165,32 +197,32 @@ def signature(title: str, text: str, language: str) -> Signature:
     The language (its primary subtag) salts every token, so reports in different languages
     never share a band key.
     """
-    salt = re.split(r"[-_]", language.strip().casefold(), maxsplit=1)[0]
+    salt = _salt(language)
     _, _, facts, features = _read(title, text[:_LEDE_CHARS])
-    minhash = MinHash(
-        num_perm=NUM_PERM, hashfunc=sha1_hash32, permutations=_permutations(), scheme="affine32"
+    if not features:
+        return Signature(_EMPTY_VALUES, facts)
+    # datasketch's MinHash.update_batch (scheme affine32) without its per-call set-up: the
+    # same uint32 arithmetic, a * h + b wrapping mod 2**32, then the minimum per permutation.
+    hashes = np.fromiter(
+        (_feature_hash(f"{salt}|{f}") for f in features), dtype=np.uint32, count=len(features)
     )
-    minhash.update_batch([f"{salt}|{f}".encode() for f in features])
-    return Signature(tuple(int(v) for v in minhash.hashvalues), facts)
+    a, b = _permutations()
+    values = (hashes[:, np.newaxis] * a + b).min(axis=0)
+    return Signature(tuple(values.tolist()), facts)
 
 
 def band_keys(sig: Signature) -> tuple[int, ...]:
-    """One signed 64-bit key per LSH band (one MinHash value each); none for an empty signature.
+    """One key per LSH band (one MinHash value each); none for an empty signature.
 
     Two reports share a key with probability equal to their Jaccard similarity per band, so a
     pair at 0.05 meets in 64 bands with probability 0.96: candidate recall is nearly complete,
-    the store keeps the stories sharing the most keys, and `choose_story` decides.
+    the store keeps the stories sharing the most keys, and `choose_story` decides. A key is
+    the band's number above its 32-bit value, exact (no hash to collide) and cheap to make
+    for the whole archive at once (`band_key_rows`), as each process's band index does.
     """
     if sig.empty:
         return ()
-    return tuple(
-        int.from_bytes(
-            hashlib.blake2b(prefix + value.to_bytes(4, "little"), digest_size=8).digest(),
-            "little",
-            signed=True,
-        )
-        for prefix, value in zip(_BAND_PREFIXES, sig.values[:BANDS], strict=True)
-    )
+    return tuple(band << 32 | value for band, value in enumerate(sig.values[:BANDS]))
 
 
 def match_margin(
@@ -257,20 +289,14 @@ class _Weights:
         return score - (_BAR + _BAR_RISE * min(1.0, gap / _BAR_RISE_OVER))
 
 
-@lru_cache(maxsize=16384)
-def _array(values: tuple[int, ...]) -> npt.NDArray[np.uint32]:
-    """A MinHash as an array (cached: a stored report is verified against many new ones)."""
-    return np.array(values, dtype=np.uint32)
-
-
 def _similarities(sig: Signature, candidates: Sequence[Candidate]) -> list[float]:
     """`sig.similarity(c.signature)` for every candidate, in one array comparison."""
     if not candidates or sig.empty:
         return [0.0] * len(candidates)
     if any(len(c.signature.values) != len(sig.values) for c in candidates):
         return [sig.similarity(c.signature) for c in candidates]
-    table = np.stack([_array(c.signature.values) for c in candidates])
-    equal = (table == _array(sig.values)).sum(axis=1).tolist()
+    table = np.stack([c.signature.array() for c in candidates])
+    equal = (table == sig.array()).sum(axis=1).tolist()
     empty = (table == _EMPTY).all(axis=1).tolist()
     size = len(sig.values)
     return [0.0 if none else same / size for same, none in zip(equal, empty, strict=True)]
@@ -329,3 +355,14 @@ def choose_story(
     if best is not None:
         log.debug("report from %s joins story %d (margin %.3f)", source, best[1], best[0])
     return None if best is None else best[1]
+
+
+def band_key_rows(minhashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
+    """`band_keys` of many MinHashes at once (one per row, none of them empty)."""
+    bands = np.arange(BANDS, dtype=np.int64) << 32
+    return bands | minhashes[:, :BANDS].astype(np.int64)
+
+
+def empty_rows(minhashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
+    """Which rows of MinHashes saw no token (`Signature.empty`)."""
+    return np.asarray((minhashes == _EMPTY).all(axis=1))
