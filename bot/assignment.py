@@ -102,12 +102,19 @@ class Assigner:
     """Stored stories whose date a ranking needs and `dates` lacks."""
     new_stories: int = 0
     _order: int = 0
+    _ranked_hits: dict[tuple[int, ...], list[tuple[int, int]]] = field(default_factory=dict)
 
     def _hits(self, bands: Sequence[int]) -> list[tuple[int, int]]:
-        """(shared bands, story) for each stored story holding one of `bands`, best first."""
-        postings = self.postings
-        hits = Counter(chain.from_iterable(postings[key] for key in bands if key in postings))
-        return sorted(((count, story) for story, count in hits.items()), reverse=True)
+        """(shared bands, story) for each stored story holding one of `bands`, best first;
+        made once per article (the postings do not change during a batch)."""
+        memo = tuple(bands)
+        ranked = self._ranked_hits.get(memo)
+        if ranked is None:
+            postings = self.postings
+            hits = Counter(chain.from_iterable(postings[key] for key in bands if key in postings))
+            ranked = sorted(((count, story) for story, count in hits.items()), reverse=True)
+            self._ranked_hits[memo] = ranked
+        return ranked
 
     def likely(self, bands: Sequence[int]) -> list[int]:
         """The stories an article will most likely verify (its best ones, dates unknown)."""

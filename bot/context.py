@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.band_index import BandIndex
 from bot.config import Settings
 from bot.models import Source, Topic
 from bot.topics import TopicIndex
@@ -36,6 +37,8 @@ class Deps:
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     role: str = "all"
     counters: Counter[str] = field(default_factory=Counter)
+    bands: BandIndex | None = None
+    """The LSH band index of stored reports, made at the first store (`bot.store.bands`)."""
 
     @property
     def topic_map(self) -> dict[str, Topic]:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import extract, timing
 from bot.assignment import Prepared
@@ -188,6 +187,8 @@ async def _store(
     deps, now = run.deps, run.now
     backlog = not state.first_fetch_done
     report.backlog = backlog
+    if deps.bands is None:
+        deps.bands = items.new_index(deps.settings.dedup_window_hours)
     async with deps.sessions() as session, session.begin():
         results = await items.store_articles(
             session,
@@ -197,9 +198,11 @@ async def _store(
             now=now,
             window_hours=deps.settings.dedup_window_hours,
             breaking=state.source.breaking,
+            index=deps.bands,
         )
         started = {stored.story_id for stored in results if stored.outcome is Outcome.NEW_STORY}
         joined: dict[int, int] = {}
+        new: list[outbox.NewStory] = []
         for item, stored in zip(prepared, results, strict=True):
             if stored.outcome is Outcome.DUPLICATE or stored.story_id is None:
                 continue
@@ -212,13 +215,11 @@ async def _store(
             report.new_stories += 1
             report.story_ids.append(stored.story_id)
             if not backlog:
-                report.queued += await _queue(run, session, state, item, stored.story_id)
+                new.append(_new_story(run, state, item, stored.story_id))
+        report.queued += await outbox.queue_stories(session, new, now)
         # Once per story joined: its reports of this batch share one source, so one outlet
         # count; a story this batch started has sent nothing yet.
-        for story_id, outlets in joined.items():
-            await outbox.flag_edits(
-                session, story_id, since=now - timedelta(hours=6), outlets=outlets
-            )
+        await outbox.flag_edits(session, joined, since=now - timedelta(hours=6))
         await sources.record_success(
             session,
             state.id,
@@ -231,24 +232,20 @@ async def _store(
         )
 
 
-async def _queue(
-    run: _Pass, session: AsyncSession, state: SourceState, item: Prepared, story_id: int
-) -> int:
-    """Queue a new story for the chats following its topics, `all`, or one of its words."""
+def _new_story(run: _Pass, state: SourceState, item: Prepared, story_id: int) -> outbox.NewStory:
+    """A new story to queue for the chats following its topics, `all`, or one of its words."""
     targets, excluded = keyword_targets(run.rules, item.article)
     topic_map = run.deps.topic_map
     breaking = state.source.breaking or any(
         topic_map[key].breaking for key in item.topics if key in topic_map
     )
-    return await outbox.queue_story(
-        session,
+    return outbox.NewStory(
         story_id,
-        topics=item.topics,
-        language=item.article.language,
-        now=run.now,
+        item.topics,
+        item.article.language,
         priority=1 if breaking else 0,
-        keyword_targets=targets,
-        excluded=excluded,
+        keyword_targets=tuple(targets),
+        excluded=tuple(excluded),
     )
 
 

@@ -1,18 +1,17 @@
 """Writing one planned batch (see `bot.store.items`) in bulk statements: the new stories
 with their final dates and topics (INSERT … RETURNING id, in order), the items, one
-executemany UPDATE of the stored stories joined, then the band and topic rows.
+executemany UPDATE of the stored stories joined, then the topic rows. Band keys are not
+written: they are read back from the items' signatures (`bot.store.bands`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    BigInteger,
     Table,
     bindparam,
     case,
@@ -20,21 +19,18 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.assignment import NEW_STORY, Prepared
-from bot.db import ItemRow, StoryBandRow, StoryRow, StoryTopicRow, UtcDateTime
-from bot.store.dialect import dialect_name, insert_for
+from bot.db import ItemRow, StoryRow, StoryTopicRow, UtcDateTime
+from bot.store.dialect import insert_for
 
 GUID_CHARS = 700
 URL_CHARS = 2000
 _ITEM = cast(Table, ItemRow.__table__)
 _STORY = cast(Table, StoryRow.__table__)
-_BAND = cast(Table, StoryBandRow.__table__)
 _TOPIC = cast(Table, StoryTopicRow.__table__)
 
 
@@ -94,7 +90,7 @@ class Writer:
             await self._undo(inserted.values())
             return late
         await self._merged_stories()
-        await self._bands_and_topics()
+        await self._topics()
         return set()
 
     async def _new_stories(self, breaking: bool) -> None:
@@ -200,55 +196,15 @@ class Writer:
             updates,
         )
 
-    async def _bands_and_topics(self) -> None:
-        """Band rows for every item's story, topic rows for new stories and new topics."""
-        bands: dict[tuple[int, int], None] = {}
+    async def _topics(self) -> None:
+        """Topic rows for new stories and for the new topics of stories joined."""
         topics = self.topic_rows
         for item, place in zip(self.prepared, self.places, strict=True):
-            if place is None:
-                continue
-            story = self.story_id(place[0])
-            bands.update(dict.fromkeys((key, story) for key in item.bands))
-            if place[0] >= NEW_STORY:
+            if place is not None and place[0] >= NEW_STORY:
+                story = self.story_id(place[0])
                 topics.update({(story, topic): self.now for topic in item.topics})
-        if bands:
-            pairs = sorted(bands)  # in key order: each index page is visited once
-            await self.session.execute(
-                _band_insert(self.session), _band_params(self.session, pairs, self.now)
-            )
         if topics:
             await self.session.execute(
                 insert_for(self.session, _TOPIC).on_conflict_do_nothing(),
                 [{"story_id": s, "topic": t, "first_seen_at": at} for (s, t), at in topics.items()],
             )
-
-
-def _band_insert(session: AsyncSession) -> Any:
-    """INSERT … SELECT of band rows that all share one `seen_at`: the (key, story) pairs come
-    in as one parameter (two arrays on PostgreSQL), not as tens of thousands of rows."""
-    seen = bindparam("seen", type_=UtcDateTime())
-    if dialect_name(session) == "postgresql":
-        pairs = (
-            func.unnest(
-                bindparam("keys", type_=ARRAY(BigInteger())),
-                bindparam("stories", type_=ARRAY(BigInteger())),
-            )
-            .table_valued("band_key", "story_id")
-            .render_derived()
-        )
-        rows = select(pairs.c.band_key, pairs.c.story_id, seen)
-    else:
-        pair = func.json_each(bindparam("pairs")).table_valued("value")
-        rows = select(
-            func.json_extract(pair.c.value, "$[0]"), func.json_extract(pair.c.value, "$[1]"), seen
-        ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
-    columns = ["band_key", "story_id", "seen_at"]
-    return insert_for(session, _BAND).from_select(columns, rows).on_conflict_do_nothing()
-
-
-def _band_params(
-    session: AsyncSession, pairs: list[tuple[int, int]], seen: datetime
-) -> dict[str, object]:
-    if dialect_name(session) == "postgresql":
-        return {"keys": [k for k, _ in pairs], "stories": [s for _, s in pairs], "seen": seen}
-    return {"pairs": json.dumps(pairs), "seen": seen}

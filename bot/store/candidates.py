@@ -1,10 +1,9 @@
-"""The reads a batch is planned from: the band postings of its band keys, the dates of the
-stories its articles may join, and their reports (see `bot.assignment`).
+"""The reads a batch is planned from, besides the band index (`bot.store.bands`): the dates
+of the stories its articles may join, and their reports (see `bot.assignment`).
 
 Each is one query for the whole batch (a long batch is cut into chunks), with the keys
 passed as one parameter: a JSON array read by `json_each` on SQLite, an array on PostgreSQL.
-The two hot queries are plain SQL per dialect: they read tens of thousands of index entries
-per batch, and their shape (a correlated LIMIT per key) is clearer written out.
+The dates query is plain SQL per dialect, read raw (see `_DATES`).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import dedup
-from bot.assignment import ITEMS_PER_CANDIDATE, PER_BAND, Assigner, Report, StoredReports
+from bot.assignment import ITEMS_PER_CANDIDATE, Assigner, Report, StoredReports
 from bot.db import ItemRow, SourceRow
 from bot.store.dialect import dialect_name
 
@@ -28,17 +27,6 @@ _ITEM = cast(Table, ItemRow.__table__)
 _SOURCE = cast(Table, SourceRow.__table__)
 
 
-# Each batch band key's postings (at most PER_BAND, the newest stories), one row per key with
-# the story ids joined by commas: one descending index seek per key, so a hot key costs
-# PER_BAND index entries, not all its postings. The keys come in as one parameter.
-_POSTINGS = {
-    "sqlite": "SELECT k.value, (SELECT group_concat(story_id) FROM (SELECT b.story_id "
-    "FROM story_band AS b WHERE b.band_key = k.value ORDER BY b.story_id DESC "
-    "LIMIT :per_band)) FROM json_each(:keys) AS k",
-    "postgresql": "SELECT k.value, (SELECT string_agg(p.story_id::text, ',') FROM (SELECT "
-    "b.story_id FROM story_band AS b WHERE b.band_key = k.value ORDER BY b.story_id DESC "
-    "LIMIT :per_band) AS p) FROM unnest(CAST(:keys AS BIGINT[])) AS k(value)",
-}
 # The stories' dates, read raw: the driver's own value (SQLite's text, asyncpg's datetime)
 # is turned into an aware datetime here, several times faster than the column type's
 # converter, which matters for the thousands of stories a batch may verify.
@@ -48,24 +36,10 @@ _DATES = {
 }
 
 
-def _utc(value: datetime | str) -> datetime:
+def as_utc(value: datetime | str) -> datetime:
     """A naive UTC time as stored (text on SQLite) -> an aware datetime."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.replace(tzinfo=UTC)
-
-
-async def postings(session: AsyncSession, keys: Iterable[int]) -> dict[int, list[int]]:
-    """Band key -> stored stories holding it (at most PER_BAND, newest first)."""
-    dialect = dialect_name(session)
-    wanted = sorted(set(keys))
-    held: dict[int, list[int]] = {}
-    for start in range(0, len(wanted), _BAND_BATCH):
-        chunk = _key_values(dialect, wanted[start : start + _BAND_BATCH])
-        params = {"keys": chunk, "per_band": PER_BAND}
-        for key, joined in (await session.execute(text(_POSTINGS[dialect]), params)).all():
-            if joined:
-                held[key] = sorted(map(int, joined.split(",")), reverse=True)
-    return held
 
 
 async def add_dates(
@@ -78,7 +52,7 @@ async def add_dates(
         chunk = wanted[start : start + _BAND_BATCH]
         dates.update(dict.fromkeys(chunk))
         rows = await session.execute(text(_DATES[dialect]), {"ids": _key_values(dialect, chunk)})
-        dates.update((story, _utc(at)) for story, at in rows.all())
+        dates.update((story, as_utc(at)) for story, at in rows.all())
 
 
 def _key_values(dialect: str, values: list[int]) -> object:

@@ -1,14 +1,15 @@
 """Storing one source's new articles: exact repeats refused by the unique keys, reworded
 reports of one event joined to its story, in a fixed handful of statements per batch.
 
-A batch costs one query for the exact keys it repeats, one for the band postings of all its
-band keys, one (now and then two) each for the dates and the reports of the stories its
-articles may join, one for the merged stories' topics and outlets, then bulk writes: the new
-stories (INSERT … RETURNING id, in order), the items, one executemany UPDATE of the stories
-joined, and the band and topic rows (`bot.store.batch`). `bot.assignment` decides in memory,
-from what those reads return, what storing the articles one at a time would decide; the cost
-per article grows with neither the archive (at most `PER_BAND` postings per band) nor the
-batch's round trips.
+A batch costs one query for the exact keys it repeats; one for the items stored since the
+last batch, whose band keys go into the process's in-memory band index (`bot.band_index`),
+which then names the stories sharing the batch's band keys; one (now and then two) each for
+the dates and the reports of the stories its articles may join; one for the merged stories'
+topics and outlets; then bulk writes: the new stories (INSERT … RETURNING id, in order), the
+items, one executemany UPDATE of the stories joined, and the topic rows (`bot.store.batch`).
+`bot.assignment` decides in memory, from what those reads return, what storing the articles
+one at a time would decide; the cost per article grows with neither the archive (at most
+`PER_BAND` postings per band) nor the batch's round trips.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
 
-from sqlalchemy import Table, delete, literal, select, union_all
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.assignment import NEW_STORY, Assigner, Prepared, Ranking, StoredReports
-from bot.db import ItemRow, StoryBandRow
+from bot.assignment import NEW_STORY, PER_BAND, Assigner, Prepared, Ranking, StoredReports
+from bot.band_index import BandIndex
+from bot.db import ItemRow
+from bot.store import bands
 from bot.store.batch import GUID_CHARS, URL_CHARS, Writer
-from bot.store.candidates import add_dates, load_reports, postings
+from bot.store.candidates import add_dates, load_reports
 
 _KEY_BATCH = 400
-_BAND = cast(Table, StoryBandRow.__table__)
 
 
 class Outcome(StrEnum):
@@ -168,6 +169,7 @@ async def store_article(
     now: datetime,
     window_hours: float,
     breaking: bool = False,
+    index: BandIndex | None = None,
 ) -> Stored:
     """Store one article (see `store_articles`)."""
     (stored,) = await store_articles(
@@ -178,6 +180,7 @@ async def store_article(
         now=now,
         window_hours=window_hours,
         breaking=breaking,
+        index=index,
     )
     return stored
 
@@ -191,6 +194,7 @@ async def store_articles(
     now: datetime,
     window_hours: float,
     breaking: bool = False,
+    index: BandIndex | None = None,
 ) -> list[Stored]:
     """Store one source's new articles, in order: a repeat is dropped, a near-duplicate
     joins its story (a stored one, or one this batch started), anything else starts one.
@@ -201,6 +205,9 @@ async def store_articles(
     batch's rows, and the batch is planned again without that article, so the outcome is
     what storing the articles one at a time would give. The transaction stays usable on
     PostgreSQL throughout.
+
+    `index` is the process's band index, brought up to date here (see `bot.store.bands`);
+    without one, a fresh index is loaded for this call.
     """
     if not prepared:
         return []
@@ -213,7 +220,10 @@ async def store_articles(
         hashes=[p.article.content_hash for p in prepared],
     )
     refused = _repeats(prepared, known)
-    held = await postings(session, (key for item in prepared for key in item.bands))
+    if index is None:
+        index = new_index(window_hours)
+    await bands.refresh(session, index, now)
+    held = index.postings((key for item in prepared for key in item.bands), PER_BAND)
     read: tuple[dict[int, datetime | None], dict[int, StoredReports | None]] = ({}, {})
     while True:
         places = await _plan(session, source_name, prepared, refused, window, held, read)
@@ -240,8 +250,7 @@ def _results(writer: Writer) -> list[Stored]:
     return results
 
 
-async def prune_bands(session: AsyncSession, before: datetime) -> int:
-    """Drop LSH band rows seen before `before` (older than any dedup window): nothing can
-    merge into those stories any more, and the band index stays the size of the window."""
-    result = await session.execute(delete(_BAND).where(StoryBandRow.seen_at < before))
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+def new_index(window_hours: float) -> BandIndex:
+    """A band index that keeps a day beyond the window: a report that arrives late may still
+    meet a story whose reports were all stored before its window began."""
+    return BandIndex(retention_s=round((window_hours + 24) * 3600))

@@ -1,6 +1,11 @@
 """The article-at-a-time store that `bot.store.items` replaced (commit 270dc8b), kept as the
 oracle the bulk store is tested against: a candidates query, INSERTs and an UPDATE per
-article. Only tests import it."""
+article. Only tests import it.
+
+It reads the LSH band rows it wrote itself (`story_band`), which the bot no longer writes (it
+keeps the postings in memory, `bot.band_index`): each call first writes the band rows of
+every stored item, as the former store would have written them, so both stores start from
+the same postings."""
 
 from __future__ import annotations
 
@@ -146,6 +151,21 @@ class _Batch:
             )
 
 
+async def _write_missing_band_rows(session: AsyncSession, now: datetime) -> None:
+    """The band rows of every stored item's story (those already there are kept)."""
+    rows = await session.execute(select(ItemRow.story_id, ItemRow.signature))
+    bands = {
+        (key, story): None
+        for story, signature in rows.all()
+        for key in dedup.band_keys(dedup.Signature.from_bytes(signature))
+    }
+    if bands:
+        await session.execute(
+            insert_for(session, _BAND).on_conflict_do_nothing(),
+            [{"band_key": k, "story_id": s, "seen_at": now} for k, s in bands],
+        )
+
+
 async def store_articles(
     session: AsyncSession,
     source_id: int,
@@ -164,6 +184,7 @@ async def store_articles(
     transaction stays usable on PostgreSQL), and a story created for it is removed again.
     Callers drop known articles first (`known_keys`), so that path is rare.
     """
+    await _write_missing_band_rows(session, now)
     window = timedelta(hours=window_hours)
     batch = _Batch()
     results = []

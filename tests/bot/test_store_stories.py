@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import feeds, normalise
+from bot import dedup, feeds, normalise
 from bot.assignment import Prepared
+from bot.band_index import BandIndex
 from bot.config import load_topics
 from bot.db import (
     ItemRow,
-    StoryBandRow,
     StoryRow,
     StoryTopicRow,
     make_engine,
@@ -421,19 +421,31 @@ async def test_a_story_older_than_the_window_takes_no_more_reports(store: Store)
     assert outcomes[1].story_id == outcomes[0].story_id != outcomes[2].story_id
 
 
-async def test_prune_bands_drops_only_rows_older_than_the_cut(store: Store) -> None:
-    """Band rows older than any window go, so the LSH index is the size of the window."""
-    async with store.sessions() as session, session.begin():
-        await store.put(session, article("Wire A", "Sumy schools reopen", "Pupils return."))
-        await store.put(
-            session,
-            article("Wire A", "Ferry resumes in Izmail", "Boats run."),
-            now=NOW + timedelta(days=5),
-        )
-    async with store.sessions() as session, session.begin():
-        pruned = await items_module.prune_bands(session, NOW + timedelta(days=1))
-        left = await session.scalar(select(func.count()).select_from(StoryBandRow))
-    assert pruned > 0 and left == pruned
+async def test_a_kept_band_index_sees_what_other_instances_stored(store: Store) -> None:
+    """A process keeps its band index between batches and loads, before each, the items
+    stored since by anyone: a report joins a story another instance (another index) started."""
+    (first, later), (other_first, other_later) = EVENTS[0], EVENTS[1]
+    ours, theirs = items_module.new_index(72), items_module.new_index(72)
+
+    async def put(index: BandIndex, source: str, report: tuple[str, str], url: str) -> Stored:
+        (item,) = prepare([article(source, *report, url=url)], TOPICS)
+        async with store.sessions() as session, session.begin():
+            return await items_module.store_article(
+                session, store.ids[source], source, item, now=NOW, window_hours=72, index=index
+            )
+
+    started = await put(ours, "Wire A", first, "https://a.example/1")
+    elsewhere = await put(theirs, "Wire B", other_first, "https://b.example/1")
+    assert (await put(ours, "Wire A", other_later, "https://a.example/2")).story_id == (
+        elsewhere.story_id
+    )
+    assert (await put(theirs, "Wire B", later, "https://b.example/2")).story_id == (
+        started.story_id
+    )
+    # Each has loaded what was stored before its last batch, its own items and the other's;
+    # a (key, story) pair is held once, however many of the story's reports have the key.
+    assert (ours.high_water, len(ours)) == (2, 2 * dedup.BANDS)
+    assert theirs.high_water == 3 and 2 * dedup.BANDS < len(theirs) < 3 * dedup.BANDS
 
 
 async def test_exact_repeats_never_make_a_new_item_or_alert(
