@@ -15,6 +15,11 @@ def dialect_name(session: AsyncSession) -> str:
 
 def insert_for(session: AsyncSession, table: Any) -> Any:
     """An INSERT that supports ON CONFLICT DO NOTHING on the session's dialect."""
-    if dialect_name(session) == "postgresql":
+    return insert_dialect(dialect_name(session), table)
+
+
+def insert_dialect(dialect: str, table: Any) -> Any:
+    """`insert_for` by dialect name (for statements built once per dialect)."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)

@@ -7,14 +7,28 @@ is atomic on SQLite and PostgreSQL alike, so several senders never take the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Update, and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import ChatRow, DeliveryRow, FollowRow, WorkerRow
+from bot.db import ChatRow, DeliveryRow, FollowRow, UtcDateTime, WorkerRow
 from bot.store import pacing
 from bot.store.dialect import dialect_name, insert_for
 
@@ -60,6 +74,140 @@ async def keyword_follows(session: AsyncSession) -> list[KeywordFollow]:
     return [KeywordFollow(*row) for row in rows.all()]
 
 
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A story to queue: who follows it is matched on its topics and language in SQL; the
+    chats whose own words it matches (`keyword_targets`) or excludes come from the caller."""
+
+    story_id: int
+    topics: frozenset[str]
+    language: str
+    priority: int = 0
+    keyword_targets: tuple[tuple[int, int], ...] = ()
+    excluded: tuple[tuple[int, int], ...] = ()
+
+
+# The topic and "all" follows of a whole batch's new stories, matched in one INSERT … SELECT:
+# the stories come in as one parameter (JSON rows on SQLite, arrays on PostgreSQL), with their
+# topics space-padded so that a follow matches a whole key. Rows are inserted in story order,
+# so the sender, which takes the oldest row first, sends a chat its alerts in that order.
+_COLUMNS = (
+    "chat_id, thread_id, story_id, status, priority, attempts, next_attempt_at, created_at, "
+    "outlets_sent, needs_edit"
+)
+_MATCH = (
+    "JOIN follow AS f ON f.kind = 'all' OR (f.kind = 'topic' AND {find}(s.topics, "
+    "' ' || f.value || ' ') > 0) JOIN chat AS c ON c.id = f.chat_id "
+    "WHERE c.active AND (c.languages = '' OR {find}(' ' || c.languages || ' ', "
+    "' ' || s.language || ' ') > 0) AND f.created_at <= :now "
+)
+_QUEUE = {
+    "sqlite": f"INSERT INTO delivery ({_COLUMNS}) SELECT DISTINCT f.chat_id, f.thread_id, "
+    "s.story_id, 'queued', s.priority, 0, :now, :now, 0, 0 FROM (SELECT "
+    "json_extract(value, '$[0]') AS story_id, json_extract(value, '$[1]') AS priority, "
+    "json_extract(value, '$[2]') AS language, json_extract(value, '$[3]') AS topics, "
+    "key AS position FROM json_each(:stories)) AS s "
+    + _MATCH.format(find="instr")
+    + "ORDER BY s.position ON CONFLICT DO NOTHING",
+    "postgresql": f"INSERT INTO delivery ({_COLUMNS}) SELECT chat_id, thread_id, story_id, "
+    "'queued', priority, 0, :now, :now, 0, false FROM (SELECT DISTINCT f.chat_id, f.thread_id, "
+    "s.story_id, s.priority, s.position FROM unnest(CAST(:ids AS BIGINT[]), "
+    "CAST(:priorities AS INTEGER[]), CAST(:languages AS TEXT[]), CAST(:topics AS TEXT[])) "
+    "WITH ORDINALITY AS s(story_id, priority, language, topics, position) "
+    + _MATCH.format(find="strpos")
+    + ") AS chosen ORDER BY position ON CONFLICT DO NOTHING",
+}
+
+
+def _stories_param(dialect: str, stories: Sequence[NewStory]) -> dict[str, object]:
+    padded = [f" {' '.join(sorted(story.topics))} " for story in stories]
+    if dialect == "postgresql":
+        return {
+            "ids": [story.story_id for story in stories],
+            "priorities": [story.priority for story in stories],
+            "languages": [story.language for story in stories],
+            "topics": padded,
+        }
+    rows = [
+        [story.story_id, story.priority, story.language, topics]
+        for story, topics in zip(stories, padded, strict=True)
+    ]
+    return {"stories": json.dumps(rows)}
+
+
+async def queue_stories(session: AsyncSession, stories: Sequence[NewStory], now: datetime) -> int:
+    """Queue one alert per matching active chat thread for each story; returns how many.
+
+    Topic and "all" follows are matched in SQL, for all the stories in one statement (fast
+    for 100k chats); keyword targets are inserted in one more, exclusions removed in one
+    more. Only follows that existed before `now` count, so nobody gets a story stored earlier.
+    """
+    if not stories:
+        return 0
+    dialect = dialect_name(session)
+    statement = text(_QUEUE[dialect]).bindparams(bindparam("now", type_=UtcDateTime()))
+    result = await session.execute(statement, {"now": now, **_stories_param(dialect, stories)})
+    queued = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    queued += await _queue_keyword_targets(session, stories, now)
+    excluded = sorted(
+        (story.story_id, chat, thread) for story in stories for chat, thread in set(story.excluded)
+    )
+    if excluded:
+        result = await session.execute(
+            delete(DeliveryRow).where(
+                DeliveryRow.status == "queued",
+                tuple_(DeliveryRow.story_id, DeliveryRow.chat_id, DeliveryRow.thread_id).in_(
+                    excluded
+                ),
+            )
+        )
+        queued -= max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return queued
+
+
+async def _queue_keyword_targets(
+    session: AsyncSession, stories: Sequence[NewStory], now: datetime
+) -> int:
+    """The alerts of the chats that follow words the stories contain (and are not excluded
+    from), for the chats that read the story's language."""
+    wanted = [
+        (story, target)
+        for story in stories
+        for target in sorted(set(story.keyword_targets) - set(story.excluded))
+    ]
+    if not wanted:
+        return 0
+    chats = {chat for _, (chat, _) in wanted}
+    rows = await session.execute(
+        select(ChatRow.id, ChatRow.languages).where(
+            ChatRow.id.in_(sorted(chats)), ChatRow.active.is_(True)
+        )
+    )
+    languages = dict(rows.all())
+    values = [
+        {
+            "chat_id": chat,
+            "thread_id": thread,
+            "story_id": story.story_id,
+            "status": "queued",
+            "priority": story.priority,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "outlets_sent": 0,
+            "needs_edit": False,
+        }
+        for story, (chat, thread) in wanted
+        if chat in languages and (not languages[chat] or story.language in languages[chat].split())
+    ]
+    if not values:
+        return 0
+    result = await session.execute(
+        insert_for(session, DeliveryRow).values(values).on_conflict_do_nothing()
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
 async def queue_story(
     session: AsyncSession,
     story_id: int,
@@ -71,99 +219,9 @@ async def queue_story(
     keyword_targets: Iterable[tuple[int, int]] = (),
     excluded: Iterable[tuple[int, int]] = (),
 ) -> int:
-    """Queue one alert per matching active chat thread, in bulk; returns how many were queued.
-
-    Topic and "all" follows are matched in SQL (one INSERT … SELECT, fast for 100k chats);
-    keyword targets and exclusions come from the caller, which matched them on the text.
-    Only follows that existed before `now` count, so nobody gets a story stored earlier.
-    """
-    padded = literal(" ") + ChatRow.languages + literal(" ")
-    topic_match = FollowRow.kind == "all"
-    if topics:
-        topic_match = or_(
-            topic_match, and_(FollowRow.kind == "topic", FollowRow.value.in_(sorted(topics)))
-        )
-    chosen = (
-        select(
-            FollowRow.chat_id,
-            FollowRow.thread_id,
-            literal(story_id),
-            literal("queued"),
-            literal(priority),
-            literal(0),
-            literal(now, DeliveryRow.next_attempt_at.type),
-            literal(now, DeliveryRow.created_at.type),
-            literal(0),
-            literal(False),
-        )
-        .join(ChatRow, ChatRow.id == FollowRow.chat_id)
-        .where(
-            ChatRow.active.is_(True),
-            topic_match,
-            or_(ChatRow.languages == "", padded.like(f"% {language} %")),
-            FollowRow.created_at <= now,
-        )
-        .distinct()
-    )
-    columns = [
-        "chat_id",
-        "thread_id",
-        "story_id",
-        "status",
-        "priority",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "outlets_sent",
-        "needs_edit",
-    ]
-    result = await session.execute(
-        insert_for(session, DeliveryRow).from_select(columns, chosen).on_conflict_do_nothing()
-    )
-    queued = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    targets = sorted(set(keyword_targets) - set(excluded))
-    if targets:
-        languages = dict(
-            (
-                await session.execute(
-                    select(ChatRow.id, ChatRow.languages).where(
-                        ChatRow.id.in_({chat for chat, _ in targets}), ChatRow.active.is_(True)
-                    )
-                )
-            ).all()
-        )
-        values = [
-            {
-                "chat_id": chat,
-                "thread_id": thread,
-                "story_id": story_id,
-                "status": "queued",
-                "priority": priority,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "outlets_sent": 0,
-                "needs_edit": False,
-            }
-            for chat, thread in targets
-            if chat in languages and (not languages[chat] or language in languages[chat].split())
-        ]
-        if values:
-            result = await session.execute(
-                insert_for(session, DeliveryRow).values(values).on_conflict_do_nothing()
-            )
-            queued += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    excluded_pairs = sorted(set(excluded))
-    if excluded_pairs:
-        result = await session.execute(
-            delete(DeliveryRow).where(
-                DeliveryRow.story_id == story_id,
-                DeliveryRow.status == "queued",
-                tuple_(DeliveryRow.chat_id, DeliveryRow.thread_id).in_(excluded_pairs),
-            )
-        )
-        queued -= max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    return queued
+    """`queue_stories` for one story."""
+    story = NewStory(story_id, topics, language, priority, tuple(keyword_targets), tuple(excluded))
+    return await queue_stories(session, [story], now)
 
 
 async def claim(
@@ -398,20 +456,27 @@ async def restatus_worker_chat(
     )
 
 
-async def flag_edits(session: AsyncSession, story_id: int, *, since: datetime, outlets: int) -> int:
-    """Mark alerts of a story sent since `since` with fewer outlets than now, for an edit."""
-    result = await session.execute(
-        update(DeliveryRow)
+async def flag_edits(session: AsyncSession, outlets: Mapping[int, int], *, since: datetime) -> None:
+    """Mark each story's alerts sent since `since` with fewer outlets than it now has (story
+    id -> outlets), for an edit: one executemany for all the stories of a batch."""
+    if not outlets:
+        return
+    table = cast(Table, DeliveryRow.__table__)
+    await session.execute(
+        update(table)
         .where(
-            DeliveryRow.story_id == story_id,
-            DeliveryRow.status == "sent",
-            DeliveryRow.sent_at >= since,
-            DeliveryRow.outlets_sent < outlets,
-            DeliveryRow.message_id.is_not(None),
+            table.c.story_id == bindparam("story"),
+            table.c.status == "sent",
+            table.c.sent_at >= bindparam("since", type_=UtcDateTime()),
+            table.c.outlets_sent < bindparam("outlets"),
+            table.c.message_id.is_not(None),
         )
-        .values(needs_edit=True)
+        .values(needs_edit=True),
+        [
+            {"story": story, "outlets": count, "since": since}
+            for story, count in sorted(outlets.items())
+        ],
     )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 async def depth(session: AsyncSession) -> dict[str, int]:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import DeliveryRow, StoryRow, make_engine, make_sessionmaker
 from bot.store import chats, outbox
+from bot.store.chats import FollowKind
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 WALL = 1_800_000_000.0
@@ -100,3 +101,73 @@ async def test_a_sender_gives_back_what_a_failed_batch_did_not_send(
     status = await statuses(sessions)
     assert given == 1
     assert [status[c.id] for c in claims] == ["sent", "queued", "sending"]
+
+
+async def test_a_batch_of_new_stories_is_queued_for_each_follower_in_story_order(
+    database_url: str,
+) -> None:
+    """One statement queues a batch's stories: topic, "all" and keyword follows, language
+    filters, exclusions and follows made after the pass started, and each chat's alerts go in
+    in story order (the sender takes the oldest row first)."""
+    engine = make_engine(database_url)
+    maker = make_sessionmaker(engine)
+    later = NOW + timedelta(minutes=5)
+    follows = {
+        301: [("topic", "kursk")],
+        302: [("all", "all"), ("topic", "kursk")],  # two follows, one alert per story
+        303: [("topic", "north-korea")],
+        304: [("topic", "kursk")],  # reads Ukrainian only
+        305: [("keyword", "drone")],
+        306: [("topic", "kursk", later)],  # followed after the pass began
+        307: [("all", "all")],  # excluded from story 11 by its own words
+    }
+    async with maker() as session, session.begin():
+        for chat_id, chat_follows in follows.items():
+            await chats.ensure_chat(session, chat_id, type="private", now=NOW)
+            for kind, value, *when in chat_follows:
+                await chats.add_follow(
+                    session, chat_id, 0, FollowKind(kind), value, when[0] if when else NOW
+                )
+        await chats.update_settings(session, 304, languages="uk")
+        for story_id in (10, 11, 12):
+            await session.execute(
+                insert(StoryRow).values(
+                    id=story_id,
+                    headline=f"Story {story_id}",
+                    summary="",
+                    url=f"https://example.org/{story_id}",
+                    source_name="Wire",
+                    first_seen_at=NOW,
+                    last_seen_at=NOW,
+                    published_at=NOW,
+                )
+            )
+    stories = [
+        outbox.NewStory(12, frozenset({"kursk", "drones"}), "en"),
+        outbox.NewStory(10, frozenset({"north-korea"}), "en", priority=1),
+        outbox.NewStory(
+            11, frozenset(), "en", keyword_targets=((305, 0), (307, 0)), excluded=((307, 0),)
+        ),
+    ]
+    async with maker() as session, session.begin():
+        queued = await outbox.queue_stories(session, stories, NOW)
+    async with maker() as session:
+        rows = await session.execute(
+            select(DeliveryRow.chat_id, DeliveryRow.story_id, DeliveryRow.priority).order_by(
+                DeliveryRow.id
+            )
+        )
+        got = rows.all()
+    await engine.dispose()
+    per_chat: dict[int, list[int]] = {}
+    for chat_id, story_id, _ in got:
+        per_chat.setdefault(chat_id, []).append(story_id)
+    assert per_chat == {
+        301: [12],
+        302: [12, 10, 11],
+        303: [10],
+        305: [11],
+        307: [12, 10],
+    }
+    assert queued == len(got) == 8
+    assert {story: priority for _, story, priority in got} == {12: 0, 10: 1, 11: 0}
