@@ -19,11 +19,12 @@ database will.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
+
+import numpy as np
 
 from bot import dedup
 from bot.models import Article
@@ -111,8 +112,13 @@ class Assigner:
         ranked = self._ranked_hits.get(memo)
         if ranked is None:
             postings = self.postings
-            hits = Counter(chain.from_iterable(postings[key] for key in bands if key in postings))
-            ranked = sorted(((count, story) for story, count in hits.items()), reverse=True)
+            held = np.fromiter(
+                chain.from_iterable(postings[key] for key in bands if key in postings),
+                dtype=np.int64,
+            )
+            stories, counts = np.unique(held, return_counts=True)
+            order = np.lexsort((-stories, -counts))  # most shared bands, then newest
+            ranked = list(zip(counts[order].tolist(), stories[order].tolist(), strict=True))
             self._ranked_hits[memo] = ranked
         return ranked
 
