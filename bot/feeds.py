@@ -98,6 +98,8 @@ def _parse_xml(body: bytes, *, base_url: str, content_type: str | None) -> Parse
         parsed = feedparser.parse(clean.encode("utf-8", "replace"), response_headers=headers)
     except (UnicodeError, ValueError) as exc:
         raise SourceError(f"the feed has characters that cannot be read ({exc})") from None
+    except TypeError as exc:  # feedparser's own slip on broken markup (`</height>` unopened)
+        raise SourceError(f"the feed is too broken to read ({exc})") from None
     problem = _bozo_reason(parsed)
     if not parsed.entries:
         if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:

@@ -358,3 +358,15 @@ def test_character_references_to_surrogates_do_not_lose_the_feed() -> None:
     parsed = parse_feed(body)
     assert len(parsed.entries) == 1
     assert "\ufffd" in parsed.entries[0].title
+
+
+def test_markup_that_trips_feedparser_itself_is_a_source_error() -> None:
+    """A closing tag without its opening one can make feedparser fail inside (int(None) for
+    an image's height); the source is reported as broken rather than crashing the pass."""
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><image>'
+        b"<url>https://wire.example/logo.png</url></height></image><item><title>A</title>"
+        b"<link>https://wire.example/a</link></item></channel></rss>"
+    )
+    with pytest.raises(SourceError, match="too broken to read"):
+        parse_feed(body, kind=SourceKind.FEED, base_url="https://wire.example/", content_type=None)
