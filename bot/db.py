@@ -143,7 +143,9 @@ class ItemRow(Base):
 
 
 class StoryBandRow(Base):
-    """MinHash LSH band keys of a story's items: near-duplicate candidates by index lookup."""
+    """MinHash LSH band keys of a story's items, as versions before the in-memory band index
+    (`bot.band_index`) wrote them; kept because migrations are additive, written by nothing
+    now (the test oracle, tests/bot/reference_store.py, reads rows it writes itself)."""
 
     __tablename__ = "story_band"
 

@@ -28,18 +28,7 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         for chat_id in CHATS:
             await chats.ensure_chat(session, chat_id, type="private", now=NOW)
         for story_id in (1, 2):
-            await session.execute(
-                insert(StoryRow).values(
-                    id=story_id,
-                    headline=f"Story {story_id}",
-                    summary="",
-                    url=f"https://example.org/{story_id}",
-                    source_name="Wire",
-                    first_seen_at=NOW,
-                    last_seen_at=NOW,
-                    published_at=NOW,
-                )
-            )
+            await add_story(session, story_id)
             for chat_id in CHATS:
                 await session.execute(
                     insert(DeliveryRow).values(
@@ -48,6 +37,21 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
                 )
     yield maker
     await engine.dispose()
+
+
+async def add_story(session: AsyncSession, story_id: int) -> None:
+    await session.execute(
+        insert(StoryRow).values(
+            id=story_id,
+            headline=f"Story {story_id}",
+            summary="",
+            url=f"https://example.org/{story_id}",
+            source_name="Wire",
+            first_seen_at=NOW,
+            last_seen_at=NOW,
+            published_at=NOW,
+        )
+    )
 
 
 async def statuses(maker: async_sessionmaker[AsyncSession]) -> dict[int, str]:
@@ -130,18 +134,7 @@ async def test_a_batch_of_new_stories_is_queued_for_each_follower_in_story_order
                 )
         await chats.update_settings(session, 304, languages="uk")
         for story_id in (10, 11, 12):
-            await session.execute(
-                insert(StoryRow).values(
-                    id=story_id,
-                    headline=f"Story {story_id}",
-                    summary="",
-                    url=f"https://example.org/{story_id}",
-                    source_name="Wire",
-                    first_seen_at=NOW,
-                    last_seen_at=NOW,
-                    published_at=NOW,
-                )
-            )
+            await add_story(session, story_id)
     stories = [
         outbox.NewStory(12, frozenset({"kursk", "drones"}), "en"),
         outbox.NewStory(10, frozenset({"north-korea"}), "en", priority=1),
