@@ -91,7 +91,7 @@ async def _send_gathered(
             await outbox.mark_sent(
                 session,
                 [row.id for row in thread_rows],
-                message_id=result.message_id,
+                message_id=None,
                 outlets=0,
                 now=now,
             )

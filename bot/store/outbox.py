@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
+    ColumnElement,
     Table,
     Update,
     and_,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import ChatRow, DeliveryRow, FollowRow, UtcDateTime, WorkerRow
+from bot.db import ChatRow, DeliveryRow, FollowRow, StoryRow, UtcDateTime, WorkerRow
 from bot.store import pacing
 from bot.store.dialect import dialect_name, insert_for
 
@@ -323,10 +324,31 @@ async def mark_sent(
     outlets: int,
     now: datetime,
 ) -> None:
+    """Record alerts as sent showing `outlets` outlets; `message_id` None for a digest, whose
+    message lists many stories and is never edited into one.
+
+    An alert whose story gained outlets while it was on its way (the merge ran between claim
+    and send, when `flag_edits` skips rows still "sending") is marked for an edit here, so
+    the "N outlets" update is never lost to that race. On PostgreSQL the story's row is read
+    FOR SHARE, which waits for a merge still in flight and then sees its count.
+    """
+    needs_edit: ColumnElement[bool] | bool = False
+    if message_id is not None:
+        current = select(StoryRow.outlets).where(StoryRow.id == DeliveryRow.story_id)
+        if dialect_name(session) == "postgresql":
+            current = current.with_for_update(read=True)
+        needs_edit = current.scalar_subquery() > outlets
     await session.execute(
         update(DeliveryRow)
         .where(DeliveryRow.id.in_(list(ids)))
-        .values(status="sent", sent_at=now, message_id=message_id, outlets_sent=outlets, error=None)
+        .values(
+            status="sent",
+            sent_at=now,
+            message_id=message_id,
+            outlets_sent=outlets,
+            needs_edit=needs_edit,
+            error=None,
+        )
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import DeliveryRow, StoryRow, make_engine, make_sessionmaker
@@ -105,6 +105,27 @@ async def test_a_sender_gives_back_what_a_failed_batch_did_not_send(
     status = await statuses(sessions)
     assert given == 1
     assert [status[c.id] for c in claims] == ["sent", "queued", "sending"]
+
+
+async def test_an_alert_whose_story_grew_while_it_was_sending_is_marked_for_an_edit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The merge that adds an outlet can land between claim and send, when `flag_edits` skips
+    the row (still "sending"); marking it sent with the count it showed flags the edit then.
+    A digest (no message id to edit) and an alert that showed the current count are not."""
+    async with sessions() as session, session.begin():
+        claims = await outbox.claim(session, "me", NOW, 10, wall=WALL)
+    async with sessions() as session, session.begin():
+        await session.execute(update(StoryRow).where(StoryRow.id == 1).values(outlets=2))
+        await outbox.flag_edits(session, {1: 2}, since=NOW - timedelta(hours=6))
+    grew, digested, current = claims
+    async with sessions() as session, session.begin():
+        await outbox.mark_sent(session, [grew.id], message_id=7, outlets=1, now=NOW)
+        await outbox.mark_sent(session, [digested.id], message_id=None, outlets=0, now=NOW)
+        await outbox.mark_sent(session, [current.id], message_id=8, outlets=2, now=NOW)
+    async with sessions() as session, session.begin():
+        edits = await outbox.claim_edits(session, "me", NOW, 10)
+    assert [(c.id, c.message_id) for c in edits] == [(grew.id, 7)]
 
 
 async def test_a_batch_of_new_stories_is_queued_for_each_follower_in_story_order(

@@ -156,3 +156,31 @@ async def test_hourly_digest_sends_at_most_one_per_clock_hour(newsroom: Newsroom
             {item.title: 1 for item in [*first, second]}
         )
         assert second.title in (hourly.text or "")
+
+
+async def test_a_digested_story_that_gains_outlets_leaves_the_digest_alone(
+    newsroom: Newsroom,
+) -> None:
+    """A story that went out in a digest and is then reported by another outlet does not turn
+    the digest message into that story's alert: only single alerts are edited."""
+    start = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
+    async with newsroom(clock=Clock(start)) as bot:
+        job = digest_job(bot)
+        await setup_reader(bot, "/digest hourly")
+        first = [bot.news.fresh(), bot.news.fresh()]
+        bot.news.publish("alpha", *first)
+        await bot.h.fetch()
+        await statuses_become(bot, "digest", 2)
+        (digest,) = await run_at(bot, job, start)
+        assert (digest.text or "").startswith("<b>Hourly digest: 2 stories</b>")
+
+        story = first[0]
+        same = Item(
+            story.title, story.text + " Officials confirmed it.", story.link + "b", story.published
+        )
+        bot.news.publish("beta", same)
+        bot.h.clock.now = datetime(2026, 3, 10, 10, 40, tzinfo=UTC)
+        assert (await bot.h.fetch()).merged == 1
+        await asyncio.sleep(1.5)
+        await bot.settled()
+        assert bot.h.emulator.edits == []
