@@ -42,23 +42,26 @@ UNKNOWN = "I don't know that command."
 
 @dataclass
 class Newsdesk:
-    """Adds items to the Dnipro Ledger sample feed; the next `h.fetch()` stores them."""
+    """Adds items to a sample feed (the Dnipro Ledger unless told); the next `h.fetch()` stores
+    them. Each feed keeps only its own items, so one story's reports from two outlets never
+    share a link whichever feed the pass reads first."""
 
     h: Harness
-    items: list[str] = field(default_factory=list)
+    items: dict[str, list[str]] = field(default_factory=dict)
 
     def publish(self, slug: str, title: str, text: str, *, feed: str = FEED) -> str:
         """Add an item (published a minute ago by the bot's clock); returns its link."""
         link = f"https://dnipro-ledger.example/2026/{slug}/"
         published = format_datetime(self.h.clock.now.replace(microsecond=0), usegmt=True)
-        self.items.append(
+        items = self.items.setdefault(feed, [])
+        items.append(
             f"<item><title>{escape(title)}</title><link>{link}</link>"
             f'<guid isPermaLink="false">{slug}</guid><pubDate>{published}</pubDate>'
             f"<description>{escape(text)}</description></item>"
         )
         body = (SAMPLE_FEEDS_DIR / feed).read_text()
         self.h.feeds.set_feed(
-            f"/feeds/{feed}", body.replace("<item>", "".join(self.items) + "<item>", 1).encode()
+            f"/feeds/{feed}", body.replace("<item>", "".join(items) + "<item>", 1).encode()
         )
         return link
 
