@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -264,22 +265,18 @@ class _Weights:
         self._title_weight = self.weight(title_tokens)
 
     def weight(self, tokens: frozenset[str]) -> float:
-        return sum(map(self._weigh, tokens))
-
-    def _weigh(self, token: str) -> float:
-        weight = self._power.get(token)
-        if weight is None:
-            weight = self._power[token] = math.pow(
-                max(1, self._spread.get(token, 1)), -_SPREAD_POWER
-            )
-        return weight
+        power = self._power
+        missing = [token for token in tokens if token not in power]
+        for token in missing:
+            power[token] = math.pow(max(1, self._spread.get(token, 1)), -_SPREAD_POWER)
+        return sum(map(power.__getitem__, tokens))
 
     def margin(
         self, sig: Signature, candidate: Candidate, gap: timedelta, similarity: float
     ) -> float | None:
         if similarity < _MIN_SIMILARITY:
             return None
-        theirs = frozenset(tokeniser.tokens(candidate.title))
+        theirs = _title_set(candidate.title)
         theirs_weight = self.weight(theirs)
         coverage = self.weight(theirs & self._words) / (theirs_weight or 1)
         overlap = self.weight(theirs & self._title) / (min(theirs_weight, self._title_weight) or 1)
@@ -295,15 +292,26 @@ def _similarities(sig: Signature, candidates: Sequence[Candidate]) -> list[float
         return [0.0] * len(candidates)
     if any(len(c.signature.values) != len(sig.values) for c in candidates):
         return [sig.similarity(c.signature) for c in candidates]
-    table = np.stack([c.signature.array() for c in candidates])
+    table = np.concatenate([c.signature.array() for c in candidates]).reshape(len(candidates), -1)
     equal = (table == sig.array()).sum(axis=1).tolist()
     empty = (table == _EMPTY).all(axis=1).tolist()
     size = len(sig.values)
     return [0.0 if none else same / size for same, none in zip(equal, empty, strict=True)]
 
 
-def _titled(candidate: Candidate) -> tuple[str, ...]:
-    return tokeniser.tokens(candidate.title)
+_TITLE = attrgetter("title")
+
+
+@lru_cache(maxsize=8192)
+def _title_set(title: str) -> frozenset[str]:
+    """A title's tokens as a set, made once: a stored title is weighed against many reports."""
+    return frozenset(tokeniser.tokens(title))
+
+
+@lru_cache(maxsize=8192)
+def _story_words(titles: tuple[str, ...]) -> frozenset[str]:
+    """Every title token of one story's candidate reports (for `choose_story`'s spread)."""
+    return frozenset(chain.from_iterable(map(tokeniser.tokens, titles)))
 
 
 def choose_story(
@@ -334,7 +342,7 @@ def choose_story(
     if all(value < _MIN_SIMILARITY for value in similarity.values()):
         return None  # no report can clear the bar (`match_margin` refuses each)
     spread = Counter(
-        chain.from_iterable({*chain(*map(_titled, items))} for items in stories.values())
+        chain.from_iterable(_story_words(tuple(map(_TITLE, items))) for items in stories.values())
     )
     weights = _Weights(title_tokens, lede_tokens, spread)
     best: tuple[float, int] | None = None
