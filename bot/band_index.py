@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,10 @@ class BandIndex:
     _base: int = 0
     _seen: dict[int, int] = field(default_factory=dict)
     """Each story's latest report's time: a story leaves the index a retention after it."""
+    dates: dict[int, datetime] = field(default_factory=dict)
+    """Each story's `published_at` as last read, read again with each new report of it (only
+    a merge moves it, and a merge stores a report): the batch planner's dates, without a
+    query for thousands of stories per batch."""
     _pending: dict[int, set[int]] = field(default_factory=dict)
     _pending_count: int = 0
     _bulk: list[tuple[Int64s, Int64s]] = field(default_factory=list)
@@ -133,6 +138,7 @@ class BandIndex:
         keys, stories = keys[live], stories[live]
         for story in expired:
             del self._seen[story]
+            self.dates.pop(story, None)
         self._base = int(stories.min()) if len(stories) else 0
         self._pairs = _newest_per_key(self._pack(keys, stories), self.keep)
         self._pending, self._pending_count, self._bulk = {}, 0, []

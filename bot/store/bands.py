@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import dedup
 from bot.band_index import BandIndex
-from bot.db import ItemRow
+from bot.db import ItemRow, StoryRow
 from bot.store.candidates import as_utc
 from bot.store.dialect import dialect_name
 
 _ITEM = cast(Table, ItemRow.__table__)
+_STORY = cast(Table, StoryRow.__table__)
 _CHUNK = 20_000
 _LOOKBACK = {"postgresql": 10_000}
 """Ids below the high-water mark that may still commit (other instances' open batches)."""
@@ -45,6 +46,7 @@ async def refresh(session: AsyncSession, index: BandIndex, now: datetime) -> Non
         _ITEM.c.story_id,
         _ITEM.c.signature,
         type_coerce(_ITEM.c.fetched_at, String()),  # the driver's value: parsed faster below
+        type_coerce(_STORY.c.published_at, String()),
     )
     rows: list[Any] = []
     if not index.loaded:
@@ -54,6 +56,7 @@ async def refresh(session: AsyncSession, index: BandIndex, now: datetime) -> Non
             chunk = (
                 await session.execute(
                     select(*columns)
+                    .join(_STORY, _STORY.c.id == _ITEM.c.story_id)
                     .where(_ITEM.c.id > after, _ITEM.c.fetched_at >= cutoff)
                     .order_by(_ITEM.c.id)
                     .limit(_CHUNK)
@@ -64,7 +67,12 @@ async def refresh(session: AsyncSession, index: BandIndex, now: datetime) -> Non
                 break
             after = chunk[-1][0]
     elif not lookback:
-        query = select(*columns).where(_ITEM.c.id > index.high_water).order_by(_ITEM.c.id)
+        query = (
+            select(*columns)
+            .join(_STORY, _STORY.c.id == _ITEM.c.story_id)
+            .where(_ITEM.c.id > index.high_water)
+            .order_by(_ITEM.c.id)
+        )
         rows = list((await session.execute(query)).all())
     else:
         floor = index.high_water - lookback
@@ -72,15 +80,22 @@ async def refresh(session: AsyncSession, index: BandIndex, now: datetime) -> Non
         missing = sorted(set(ids) - index.recent)
         for start in range(0, len(missing), _CHUNK):
             part = missing[start : start + _CHUNK]
-            query = select(*columns).where(_ITEM.c.id.in_(part)).order_by(_ITEM.c.id)
+            query = (
+                select(*columns)
+                .join(_STORY, _STORY.c.id == _ITEM.c.story_id)
+                .where(_ITEM.c.id.in_(part))
+                .order_by(_ITEM.c.id)
+            )
             rows.extend((await session.execute(query)).all())
     _add(index, rows)
     index.settle(_epoch(now), lookback)
 
 
 def _add(index: BandIndex, rows: Sequence[Any]) -> None:
-    """Band keys of the rows' signatures into the index; every row counts as loaded."""
+    """Band keys of the rows' signatures into the index, and their stories' current dates;
+    every row counts as loaded."""
     index.note([row[0] for row in rows])
+    index.dates.update((row[1], as_utc(row[4])) for row in rows)
     usable = [row for row in rows if row[2] is not None and len(row[2]) >= _SIGNATURE_BYTES]
     if not usable:
         return

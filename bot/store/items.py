@@ -3,10 +3,11 @@ reports of one event joined to its story, in a fixed handful of statements per b
 
 A batch costs one query for the exact keys it repeats; one for the items stored since the
 last batch, whose band keys go into the process's in-memory band index (`bot.band_index`),
-which then names the stories sharing the batch's band keys; one (now and then two) each for
-the dates and the reports of the stories its articles may join; one for the merged stories'
-topics and outlets; then bulk writes: the new stories (INSERT … RETURNING id, in order), the
-items, one executemany UPDATE of the stories joined, and the topic rows (`bot.store.batch`).
+which then names the stories sharing the batch's band keys and knows their dates (read with
+the items; a date it lacks is read from the stories); one (now and then two) for the reports
+of the stories its articles may join; one for the merged stories' topics and outlets; then
+bulk writes: the new stories (INSERT … RETURNING id, in order), the items, one executemany
+UPDATE of the stories joined, and the topic rows (`bot.store.batch`).
 `bot.assignment` decides in memory, from what those reads return, what storing the articles
 one at a time would decide; the cost per article grows with neither the archive (at most
 `PER_BAND` postings per band) nor the batch's round trips.
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import chain
 
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,6 +131,7 @@ async def _plan(
     dates, loaded = known
     assigner = Assigner(source_name, window, held, dates, dict(loaded))
     kept = [(index, item) for index, item in enumerate(prepared) if index not in refused]
+    assigner.rank_all(item.bands for _, item in kept)
     await add_dates(session, dates, (s for _, item in kept for s in assigner.likely(item.bands)))
     first = {
         index: await _ranked(session, assigner, item.bands, item.article.published_at - window)
@@ -224,7 +227,13 @@ async def store_articles(
         index = new_index(window_hours)
     await bands.refresh(session, index, now)
     held = index.postings((key for item in prepared for key in item.bands), PER_BAND)
-    read: tuple[dict[int, datetime | None], dict[int, StoredReports | None]] = ({}, {})
+    known_dates = index.dates
+    dates: dict[int, datetime | None] = {
+        story: known_dates[story]
+        for story in set(chain.from_iterable(held.values()))
+        if story in known_dates
+    }
+    read: tuple[dict[int, datetime | None], dict[int, StoredReports | None]] = (dates, {})
     while True:
         places = await _plan(session, source_name, prepared, refused, window, held, read)
         writer = Writer(session, source_id, source_name, prepared, places, now)

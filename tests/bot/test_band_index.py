@@ -4,6 +4,8 @@ and merges it holds them in."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from bot import band_index
 from bot.band_index import BandIndex
 
 WIDTH = 4
+AT = datetime(2026, 5, 20, tzinfo=UTC)
 KEYS = st.integers(min_value=0, max_value=10)  # a small key space: keys shared often
 REPORT = st.tuples(
     st.integers(min_value=1, max_value=60), st.lists(KEYS, min_size=WIDTH, max_size=WIDTH)
@@ -61,9 +64,11 @@ def test_a_merge_drops_the_postings_older_than_the_retention() -> None:
     index.settle(now_s=0, lookback=0)
     add(index, [(2, [7, 8, 9, 11])], seen=500)
     add(index, [(3, [7, 1, 2, 3])], seen=50)
+    index.dates.update({1: AT, 2: AT, 3: AT})
     index.merge(now_s=560)
     assert index.postings([7, 10, 11, 1], 5) == {7: [2], 11: [2]}
     assert len(index) == WIDTH
+    assert index.dates == {2: AT}, "a story that leaves the index takes its date along"
 
 
 def test_settle_merges_once_enough_postings_are_pending() -> None:

@@ -448,6 +448,40 @@ async def test_a_kept_band_index_sees_what_other_instances_stored(store: Store) 
     assert theirs.high_water == 3 and 2 * dedup.BANDS < len(theirs) < 3 * dedup.BANDS
 
 
+async def test_a_kept_band_index_knows_the_dates_other_instances_moved(store: Store) -> None:
+    """The index keeps each story's date for the planner and reads it again with every new
+    report: a late report stored elsewhere moves the story's start back, out of the next
+    report's window, and that report starts a story of its own, as a fresh read decides."""
+    ours, theirs = items_module.new_index(72), items_module.new_index(72)
+    title = "Drone strike hits grain terminal in Izmail port on the Danube"
+    lede = "A drone struck a grain terminal in Izmail overnight, regional officials said."
+
+    async def put(
+        index: BandIndex, source: str, n: int, published: datetime, window: float
+    ) -> Stored:
+        report = article(
+            source, title, f"{lede} Update {n}.", url=f"https://x.example/{n}", published=published
+        )
+        (item,) = prepare([report], TOPICS)
+        async with store.sessions() as session, session.begin():
+            return await items_module.store_article(
+                session, store.ids[source], source, item, now=NOW, window_hours=window, index=index
+            )
+
+    first = await put(ours, "Wire A", 1, NOW - timedelta(hours=1), 72)
+    (other,) = prepare([article("Wire A", "Parliament passes the budget", "It passed.")], TOPICS)
+    async with store.sessions() as session, session.begin():
+        await items_module.store_article(
+            session, store.ids["Wire A"], "Wire A", other, now=NOW, window_hours=72, index=ours
+        )
+    assert ours.dates[first.story_id] == NOW - timedelta(hours=1)
+    late = await put(theirs, "Wire B", 2, NOW - timedelta(hours=40), 72)
+    assert late.story_id == first.story_id
+    third = await put(ours, "Wire A", 3, NOW, 36)
+    assert ours.dates[first.story_id] == NOW - timedelta(hours=40)
+    assert third.outcome is Outcome.NEW_STORY
+
+
 async def test_exact_repeats_never_make_a_new_item_or_alert(
     database_url: str, tmp_path: Path
 ) -> None:
