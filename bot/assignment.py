@@ -105,46 +105,21 @@ class Assigner:
     _order: int = 0
     _ranked_hits: dict[tuple[int, ...], list[int]] = field(default_factory=dict)
 
-    def rank_all(self, band_lists: Iterable[Sequence[int]]) -> None:
-        """Rank the stored stories of many articles at once (see `_hits`): one sort for the
-        whole batch instead of one per article."""
-        todo = list(
-            {tuple(bands): None for bands in band_lists if tuple(bands) not in self._ranked_hits}
-        )
-        if not todo:
-            return
-        postings = self.postings
-        held = [[postings[key] for key in bands if key in postings] for bands in todo]
-        sizes = [sum(map(len, lists)) for lists in held]
-        stories = np.fromiter(
-            chain.from_iterable(chain.from_iterable(held)), dtype=np.int64, count=sum(sizes)
-        )
-        if not len(stories):
-            self._ranked_hits.update({bands: [] for bands in todo})
-            return
-        owners = np.repeat(np.arange(len(todo), dtype=np.int64), sizes)
-        grouped = np.lexsort((stories, owners))
-        owners, stories = owners[grouped], stories[grouped]
-        firsts = np.flatnonzero(
-            np.concatenate(([True], (owners[1:] != owners[:-1]) | (stories[1:] != stories[:-1])))
-        )
-        counts = np.diff(np.append(firsts, len(stories)))
-        owner, story = owners[firsts], stories[firsts]
-        order = np.lexsort((-story, -counts, owner))  # per article: most shared, then newest
-        ranked = story[order]
-        ends = np.searchsorted(owner[order], np.arange(1, len(todo) + 1))
-        start = 0
-        for bands, end in zip(todo, ends.tolist(), strict=True):
-            self._ranked_hits[bands] = ranked[start:end].tolist()
-            start = end
-
     def _hits(self, bands: Sequence[int]) -> list[int]:
         """The stored stories holding one of `bands`, most shared bands first, then newest;
         made once per article (the postings do not change during a batch)."""
         memo = tuple(bands)
-        if memo not in self._ranked_hits:
-            self.rank_all([memo])
-        return self._ranked_hits[memo]
+        ranked = self._ranked_hits.get(memo)
+        if ranked is None:
+            postings = self.postings
+            held = np.fromiter(
+                chain.from_iterable(postings[key] for key in bands if key in postings),
+                dtype=np.int64,
+            )
+            stories, counts = np.unique(held, return_counts=True)
+            ranked = stories[np.lexsort((-stories, -counts))].tolist()
+            self._ranked_hits[memo] = ranked
+        return ranked
 
     def likely(self, bands: Sequence[int]) -> list[int]:
         """The stories an article will most likely verify (its best ones, dates unknown)."""

@@ -131,7 +131,6 @@ async def _plan(
     dates, loaded = known
     assigner = Assigner(source_name, window, held, dates, dict(loaded))
     kept = [(index, item) for index, item in enumerate(prepared) if index not in refused]
-    assigner.rank_all(item.bands for _, item in kept)
     await add_dates(session, dates, (s for _, item in kept for s in assigner.likely(item.bands)))
     first = {
         index: await _ranked(session, assigner, item.bands, item.article.published_at - window)
