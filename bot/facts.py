@@ -41,29 +41,50 @@ class Facts:
     numbers: frozenset[int] = frozenset()
 
 
+_MONTHS = """january february march april may june july august september october november
+december січень лютий березень квітень травень червень липень серпень вересень жовтень
+листопад грудень січня лютого березня квітня травня червня липня серпня вересня жовтня
+листопада грудня январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь
+декабрь января февраля марта апреля мая июня июля августа сентября октября ноября декабря"""
+_MONTH_TOKENS = frozenset(tokeniser.words(tokeniser.normalised(_MONTHS)))
+"""Month names as the tokeniser reads them: a day of the month beside one is a date."""
+
+
 def stated_facts(clauses: Sequence[Sequence[str]]) -> Facts:
-    """The counts stated (see `_counts`)."""
-    found = _counts(clauses)
+    """The counts stated (see `_counts`); days of the month are dates, not counts: two
+    reports "on 15 September" share no fact, and "3 killed on 15 September" states 3 dead."""
+    found = _counts(clauses, dates=False)
     killed, injured = (max((n for n, k in found if k == toll), default=0) for toll in _TOLLS)
     counted = frozenset(k for _, k in found if k in COUNTED)
     return Facts(killed, injured, counted, frozenset(n for n, _ in found))
 
 
-def _counts(clauses: Sequence[Sequence[str]]) -> list[tuple[int, str | None]]:
-    """Each number stated (years left out) and the toll or counted word it counts, if any:
-    the nearest such word of its clause, looking ahead first ("12 people killed") and then
-    back ("killing 12")."""
+def _counts(
+    clauses: Sequence[Sequence[str]], *, dates: bool = True
+) -> list[tuple[int, str | None]]:
+    """Each number stated (years left out, and days of the month unless `dates`) and the
+    toll or counted word it counts, if any: the nearest such word of its clause, looking
+    ahead first ("12 people killed") and then back ("killing 12")."""
     found = []
     for clause in clauses:
         for i, token in enumerate(clause):
             number = min(int(token), _U32) if token.isdecimal() and len(token) < 11 else 0
             if not number or 1900 <= number <= 2100:
                 continue
+            if not dates and number <= 31 and _beside_month(clause, i):
+                continue
             after = clause[i + 1 : i + 1 + _COUNT_REACH]
             before = clause[max(0, i - _COUNT_REACH) : i][::-1]
             kind = next((t for t in (*after, *before) if t in _TOLLS or t in COUNTED), None)
             found.append((number, kind))
     return found
+
+
+def _beside_month(clause: Sequence[str], index: int) -> bool:
+    """True when the token at `index` has a month name right before or after it."""
+    return (index + 1 < len(clause) and clause[index + 1] in _MONTH_TOKENS) or (
+        index > 0 and clause[index - 1] in _MONTH_TOKENS
+    )
 
 
 @lru_cache(maxsize=4096)

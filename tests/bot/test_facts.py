@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.dedup import signature
 from bot.facts import Facts, conflicts, other_issues
 
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
@@ -86,3 +87,24 @@ def test_conflicts_tells_counts_of_another_event(
 def test_other_issues_of_a_series_are_told_apart(first: str, second: str, expected: bool) -> None:
     """Titles that differ only in a number that is not a toll are issues of a series."""
     assert other_issues(first, second) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "killed", "numbers"),
+    [
+        ("3 people were killed on 15 September in Kharkiv", 3, {3}),
+        ("On 25 сентября 2020 года погибли 4 человека", 4, {4}),
+        ("5 вересня загинули двоє, 12 поранені", 2, {2, 12}),
+        ("Russia launched 15 drones on March 3", 0, {15}),
+        ("The OSCE recorded 15 ceasefire violations", 0, {15}),
+    ],
+)
+def test_days_of_the_month_are_dates_not_counts(text: str, killed: int, numbers: set[int]) -> None:
+    """A day beside a month name is neither a toll nor a number two reports can share: two
+    bulletins "issued on 15 September" state no common fact."""
+    facts = signature("A report", text, "en").facts
+    assert (facts.killed, set(facts.numbers)) == (killed, numbers)
+
+
+def test_a_dated_series_is_still_told_apart_by_its_dates() -> None:
+    assert other_issues("Situation report, 15 September", "Situation report, 16 September")
