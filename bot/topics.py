@@ -99,12 +99,13 @@ def _spellings(word: str) -> tuple[str, ...]:
 class _Matcher:
     """A trie of keyword word sequences, each ending in a set of labels; thread-safe to read."""
 
-    __slots__ = ("_live", "_memo", "_root")
+    __slots__ = ("_memo", "_root")
 
     def __init__(self) -> None:
         self._root = _Node()
-        self._memo: dict[str, list[_Node]] = {}
-        self._live: set[str] = set()  # remembered words that begin some keyword
+        self._memo: tuple[dict[str, list[_Node]], set[str]] = ({}, set())
+        """Each remembered word's first step, and those of them that begin some keyword: one
+        attribute, so that a thread never reads one reset half."""
 
     def add(self, words: Sequence[tuple[str, bool]], label: str) -> None:
         node = self._root
@@ -138,20 +139,23 @@ class _Matcher:
 
         The first step of a word from the root is remembered (news vocabulary repeats a
         lot), so most texts cost a few set operations; the memo starts over when it grows
-        past `_CACHE_LIMIT` distinct words. The result is a fresh dict, so a reset by another
-        thread in between cannot break a match in progress.
+        past `_CACHE_LIMIT` distinct words. Threads share it without a lock: a reset puts a new
+        memo in place (a thread still using the old one finishes with it), a word goes into
+        `live` before the memo, so a word found in the memo is never missing from `live`, and
+        only this call's own `words` are iterated.
         """
-        memo = self._memo
+        memo, live = self._memo
         unseen = words.difference(memo)
         if len(memo) + len(unseen) > _CACHE_LIMIT:
-            memo.clear()
-            self._live.clear()
+            memo, live = {}, set()
+            self._memo = (memo, live)
             unseen = words
         for word in unseen:
-            nodes = memo[word] = self._root.step(word)
+            nodes = self._root.step(word)
             if nodes:
-                self._live.add(word)
-        return {word: memo.get(word) or self._root.step(word) for word in words & self._live}
+                live.add(word)
+            memo[word] = nodes
+        return {word: memo.get(word) or self._root.step(word) for word in words if word in live}
 
 
 def parse_keyword(keyword: str) -> tuple[tuple[str, bool], ...]:
