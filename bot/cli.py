@@ -68,6 +68,16 @@ _DATABASE_HINTS: tuple[tuple[str, str], ...] = (
         "the server refused the user name or password in DATABASE_URL",
     ),
     ("does not exist", "the database named in DATABASE_URL does not exist; create it first"),
+    (
+        "rejected ssl upgrade",
+        "the server does not offer SSL; use sslmode=prefer or sslmode=disable in DATABASE_URL "
+        "(on a trusted network only), or turn SSL on at the server",
+    ),
+    (
+        "unexpected keyword argument",
+        "DATABASE_URL carries a query parameter the database driver does not take; remove it "
+        "(asyncpg takes ssl=require where libpq takes sslmode=require)",
+    ),
 )
 
 
@@ -105,15 +115,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+ALL_TIME = timedelta(days=36525)
+"""What `--since` means by "everything": 100 years back, far before any stored story."""
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "": 3600}
+
+
 def parse_since(text: str) -> timedelta:
-    """`30m`, `24h`, `7d`, `90s` -> a timedelta."""
+    """`30m`, `24h`, `7d`, `90s` -> a timedelta; a bare number is hours.
+
+    Operators type `--since 100000d` to mean "everything", and a value that large overflows
+    timedelta or the date arithmetic, so anything past ALL_TIME is ALL_TIME.
+    """
     match = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text.lower())
     if not match:
         raise ConfigError(f"--since takes a duration such as 30m, 24h or 7d, not {text!r}")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "hours"}[
-        match.group(2)
-    ]
-    return timedelta(**{unit: int(match.group(1))})
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return timedelta(seconds=min(seconds, int(ALL_TIME.total_seconds())))
 
 
 def secrets_of(settings: Settings) -> tuple[str, ...]:
@@ -185,11 +202,17 @@ def _dispatch(options: argparse.Namespace, settings: Settings) -> int:
         from bot.demo import run_demo
 
         return run_demo(settings, script=options.script)
+    since = parse_since(options.since) if options.command == "stories" else None
     _upgrade(settings)
+    return _with_database(settings, lambda: _one_shot(options, settings, since))
+
+
+def _one_shot(options: argparse.Namespace, settings: Settings, since: timedelta | None) -> int:
+    """fetch | sources … | stories | export | import, once the schema is up to date."""
     if options.command in ("export", "import") or (
         options.command == "sources" and options.action != "check"
     ):
-        return _with_database(settings, lambda: _transfer(options, settings))
+        return _transfer(options, settings)
     if options.command == "fetch":
         from bot.cli_output import fetch_once
 
@@ -200,23 +223,30 @@ def _dispatch(options: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(check_sources(settings))
     from bot.cli_output import print_stories
 
+    assert since is not None
     return asyncio.run(
         print_stories(
-            settings,
-            since=parse_since(options.since),
-            topic=options.topic,
-            as_json=options.json,
-            limit=options.limit,
+            settings, since=since, topic=options.topic, as_json=options.json, limit=options.limit
         )
     )
 
 
 def _upgrade(settings: Settings) -> None:
-    """Migrations, which are also the first contact with the database: say if it is unusable."""
-    _with_database(settings, lambda: migrate.upgrade(settings.database_url))
+    """Migrations, which are also the first contact with the database: say if it is unusable.
+
+    A TypeError here is the driver refusing a keyword from the URL's query (the settings
+    check catches the known ones, e.g. libpq's `sslmode`); it gets the same one-paragraph
+    message, and the traceback only at LOG_LEVEL=DEBUG.
+    """
+    try:
+        _with_database(settings, lambda: migrate.upgrade(settings.database_url))
+    except TypeError as exc:
+        log.debug("the database driver refused the connection arguments", exc_info=True)
+        raise StartupError(describe_database_error(exc, settings.database_url)) from None
 
 
 def _with_database(settings: Settings, work: Callable[[], T]) -> T:
+    """Run `work`; a database that fails under it (locked, read-only, gone) is one message."""
     try:
         return work()
     except (SQLAlchemyError, OSError) as exc:

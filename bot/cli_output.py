@@ -22,13 +22,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from bot import formatting
 from bot.app import close_deps, open_deps
 from bot.config import Settings
-from bot.errors import SourceError
+from bot.errors import ConfigError, SourceError
 from bot.fetch import FetchRequest, FetchResult, FetchStatus, fetch_many
 from bot.intake import parse_body
 from bot.models import Source, Story
 from bot.pipeline import run_fetch_pass
 from bot.store import sources, stories
 from bot.telegram_html import html_to_plain
+from bot.topics import TopicIndex
 
 
 @contextmanager
@@ -164,19 +165,31 @@ def story_json(story: Story) -> dict[str, Any]:
     }
 
 
+def resolve_topic(topics: TopicIndex, name: str, *, shown: int = 8) -> str:
+    """The key of the topic `name` (a key, label or alias), or a ConfigError listing some keys."""
+    found = topics.resolve(name)
+    if found is not None:
+        return found.key
+    keys = [topic.key for topic in topics.topics]
+    listed = ", ".join(keys[:shown]) + (
+        f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    )
+    raise ConfigError(f"unknown topic {name!r}; topics are: {listed or 'none'} (see TOPICS_FILE)")
+
+
 async def print_stories(
     settings: Settings, *, since: timedelta, topic: str | None, as_json: bool, limit: int
 ) -> int:
     """The stored stories, newest first, as text or one JSON array.
 
-    `topic` may be a key, a label or an alias, as in the chat's /topic.
+    `topic` may be a key, a label or an alias, as in the chat's /topic. One that is none of
+    these is an error: printing no stories would look like a quiet day, not a typo.
     """
     deps = await open_deps(settings)
     try:
         key = None
         if topic is not None:
-            found = deps.topics.resolve(topic)
-            key = found.key if found else topic
+            key = resolve_topic(deps.topics, topic)
         async with deps.sessions() as session:
             listed = await stories.latest(
                 session, limit, topic=key, since=deps.clock() - since, items=True

@@ -7,6 +7,7 @@ as `ConfigError`s that name the variable and show a correct example.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
@@ -29,7 +30,7 @@ EXAMPLES: dict[str, str] = {
     "or postgresql+asyncpg://user:pass@localhost/conflictbot",
     "SOURCES_FILE": "SOURCES_FILE=/etc/conflictbot/sources.toml",
     "TOPICS_FILE": "TOPICS_FILE=/etc/conflictbot/topics.toml",
-    "FETCH_INTERVAL": "FETCH_INTERVAL=300 (seconds, at least 1)",
+    "FETCH_INTERVAL": "FETCH_INTERVAL=300 (seconds, from 1 to 604800, a week)",
     "ADMIN_IDS": "ADMIN_IDS=12345678,87654321",
     "SEND_RATE": "SEND_RATE=25 (messages per second, above 0)",
     "WEBHOOK_URL": "WEBHOOK_URL=https://bot.example.org/telegram",
@@ -39,7 +40,7 @@ EXAMPLES: dict[str, str] = {
     "PAID_BROADCAST": "PAID_BROADCAST=false",
     "ALLOW_PRIVATE_SOURCES": "ALLOW_PRIVATE_SOURCES=false",
     "METRICS_PORT": "METRICS_PORT=9108",
-    "DEDUP_WINDOW_HOURS": "DEDUP_WINDOW_HOURS=72",
+    "DEDUP_WINDOW_HOURS": "DEDUP_WINDOW_HOURS=72 (hours, at most 8760, a year)",
     "FETCH_CONCURRENCY": "FETCH_CONCURRENCY=10",
     "MAX_FEED_BYTES": "MAX_FEED_BYTES=5000000",
     "MAX_PAGE_BYTES": "MAX_PAGE_BYTES=3000000",
@@ -52,6 +53,18 @@ _DRIVERS = {
     "postgresql+psycopg2": "postgresql+asyncpg",
 }
 _ASYNC_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# What SQLAlchemy hands to asyncpg.connect() as it is: string-valued keywords only.
+_ASYNCPG_QUERY = {"ssl", "prepared_statement_cache_size", "target_session_attrs", "passfile"}
+# libpq's certificate parameters: asyncpg has no keyword for them but reads these variables.
+_LIBPQ_BY_ENV = {
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+}
+MAX_FETCH_INTERVAL_S = 7 * 24 * 3600
+"""A week: longer is surely a typo, and far-off times overflow the scheduler's date maths."""
 
 
 class Settings(BaseSettings):
@@ -66,7 +79,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///conflictbot.db"
     sources_file: Path | None = None
     topics_file: Path | None = None
-    fetch_interval: float = Field(default=300, ge=1)
+    fetch_interval: float = Field(default=300, ge=1, le=MAX_FETCH_INTERVAL_S, allow_inf_nan=False)
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     send_rate: float = Field(default=25, gt=0, le=1000)
     webhook_url: str | None = None
@@ -76,7 +89,7 @@ class Settings(BaseSettings):
     paid_broadcast: bool = False
     allow_private_sources: bool = False
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    dedup_window_hours: float = Field(default=72, gt=0)
+    dedup_window_hours: float = Field(default=72, gt=0, le=24 * 365, allow_inf_nan=False)
     fetch_concurrency: int = Field(default=10, ge=1, le=200)
     max_feed_bytes: int = Field(default=5_000_000, ge=10_000)
     max_page_bytes: int = Field(default=3_000_000, ge=10_000)
@@ -103,7 +116,12 @@ class Settings(BaseSettings):
         driver = _DRIVERS.get(url.drivername, url.drivername)
         if driver not in _ASYNC_DRIVERS:
             raise ValueError(f"unsupported database driver {url.drivername!r}")
-        return url.set(drivername=driver).render_as_string(hide_password=False)
+        url = url.set(drivername=driver)
+        if driver == "sqlite+aiosqlite":
+            _refuse_memory(url)
+        else:
+            url = url.set(query=_asyncpg_query(dict(url.query)))
+        return url.render_as_string(hide_password=False)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -141,6 +159,48 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def _refuse_memory(url: URL) -> None:
+    """An in-memory SQLite database is new and empty for each connection: `db upgrade` would
+    migrate one and `stories` find no tables in the next, and nothing would be kept."""
+    database = url.database or ""
+    if (
+        database in ("", ":memory:")
+        or "mode=memory" in database
+        or url.query.get("mode") == ("memory")
+    ):
+        raise ValueError(
+            "an in-memory SQLite database is empty again for every connection, so nothing "
+            "would be kept; name a file"
+        )
+
+
+def _asyncpg_query(query: dict[str, str | tuple[str, ...]]) -> dict[str, str | tuple[str, ...]]:
+    """libpq's query parameters in asyncpg's terms, since SQLAlchemy passes them to connect().
+
+    Hosted PostgreSQL hands out URLs with `sslmode=require`; asyncpg calls that `ssl=require`
+    (same modes). A parameter asyncpg has no keyword for would end in a TypeError at the first
+    connection, so it is refused here, with the environment variable to use where one exists.
+    """
+    if "sslmode" in query:
+        mode = query.pop("sslmode")
+        if "ssl" in query and query["ssl"] != mode:
+            raise ValueError("give sslmode= or ssl=, not both")
+        query["ssl"] = mode
+    ssl = query.get("ssl")
+    if ssl is not None and ssl not in _SSL_MODES:
+        raise ValueError(f"sslmode (ssl) must be one of {', '.join(_SSL_MODES)}, got {ssl!r}")
+    for key in query:
+        if key in _LIBPQ_BY_ENV:
+            raise ValueError(
+                f"asyncpg does not take {key}= in the URL; set {_LIBPQ_BY_ENV[key]} in the "
+                "environment instead"
+            )
+        if key not in _ASYNCPG_QUERY:
+            taken = ", ".join(f"{name}=" for name in ["sslmode", *sorted(_ASYNCPG_QUERY)])
+            raise ValueError(f"asyncpg does not take {key}= in the URL (it takes {taken})")
+    return query
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings from the environment and `.env`, turning errors into a ConfigError."""
     try:
@@ -161,21 +221,107 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+SOURCE_KEYS = ("name", "url", "kind", "language", "full_text", "breaking")
+TOPIC_KEYS = ("key", "label", "aliases", "keywords", "breaking")
+# The source table's column sizes (bot/db.py): longer values crash PostgreSQL on insert.
+NAME_MAX = 200
+LANGUAGE_MAX = 10
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
 def _read_toml(path: Path | None, bundled: str, what: str) -> tuple[dict[str, Any], str]:
-    """Read the operator's file, or the bundled default; name the file in every error."""
+    """Read the operator's file, or the bundled default; name the file in every error.
+
+    A UTF-8 byte order mark (which Windows editors add) is accepted; tomllib alone refuses it.
+    """
+    label = f"bundled {bundled}" if path is None else str(path)
     try:
-        if path is None:
-            text = (DATA / bundled).read_text(encoding="utf-8")
-            label = f"bundled {bundled}"
-        else:
-            text = Path(path).read_text(encoding="utf-8")
-            label = str(path)
+        raw = (DATA / bundled).read_bytes() if path is None else Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"the {what} file {label} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+            f"position {exc.start}); save it as UTF-8"
+        ) from None
     try:
         return tomllib.loads(text), label
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"the {what} file {label} is not valid TOML: {exc}") from None
+
+
+def _tables(data: dict[str, Any], table: str, label: str) -> list[Any]:
+    """The `[[table]]` entries, refusing anything else at the top level.
+
+    A misspelt table (`[[sources]]`) used to read as "no sources" and so deactivated every
+    source. An empty file, or `source = []`, still means none: that is deliberate (a bot fed
+    only by /addsource, or a test that polls nothing).
+    """
+    unknown = sorted(key for key in data if key != table)
+    if unknown:
+        names = ", ".join(repr(key) for key in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        if table in data:
+            advice = f"the file holds only [[{table}]] tables"
+        else:
+            advice = f"the file defines no [[{table}]]: write [[{table}]] above each {table}"
+        raise ConfigError(f"{label}: unknown top-level key{plural} {names}; {advice}")
+    entries = data.get(table, [])
+    if not isinstance(entries, list):
+        raise ConfigError(
+            f"{label}: {table} must be [[{table}]] tables (two brackets), one per {table}"
+        )
+    return entries
+
+
+def _check_keys(raw: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    """A misspelt key (`ful_text`) would silently leave the setting at its default."""
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key {key!r} (the keys are {', '.join(allowed)})")
+
+
+def _text(raw: dict[str, Any], key: str, where: str, default: str = "") -> str:
+    """A string value, stripped; a number or a list is refused rather than `str()`-ed."""
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f'{where}: {key} must be a string in quotes, e.g. {key} = "…"')
+    return value.strip()
+
+
+def _flag(raw: dict[str, Any], key: str, where: str) -> bool:
+    """A TOML boolean; `"false"` in quotes used to count as true."""
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} must be true or false (no quotes), got {value!r}")
+    return value
+
+
+def _texts(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """A list of strings; a bare string used to be split into its letters."""
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f'{where}: {key} must be a list of strings, e.g. {key} = ["…", "…"]')
+    return tuple(value)
+
+
+def _language(raw: dict[str, Any], where: str) -> str | None:
+    """A BCP 47 tag, lower-cased; unset or empty means "detect".
+
+    The column holds 10 characters, so a longer valid tag (`en-GB-oxendict`) keeps only its
+    primary subtag, which is what stories are grouped by anyway.
+    """
+    tag = _text(raw, "language", where)
+    if not tag:
+        return None
+    if not _LANGUAGE_TAG.fullmatch(tag):
+        raise ConfigError(
+            f'{where}: language must be a language tag such as "en", "uk" or "pt-BR", got {tag!r}'
+        )
+    tag = tag.lower()
+    return tag if len(tag) <= LANGUAGE_MAX else tag.split("-")[0]
 
 
 def load_sources(path: Path | None = None) -> tuple[Source, ...]:
@@ -183,35 +329,41 @@ def load_sources(path: Path | None = None) -> tuple[Source, ...]:
     data, label = _read_toml(path, "sources.toml", "sources")
     sources: list[Source] = []
     seen: set[str] = set()
-    for index, raw in enumerate(data.get("source", []), start=1):
+    for index, raw in enumerate(_tables(data, "source", label), start=1):
         where = f"{label}, source #{index}"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: expected a [[source]] table")
-        name = str(raw.get("name", "")).strip()
-        url = str(raw.get("url", "")).strip()
+        name = _text(raw, "name", where)
+        if len(name) > NAME_MAX:
+            raise ConfigError(
+                f"{where}: name must be at most {NAME_MAX} characters (it has {len(name)})"
+            )
+        if name:
+            where = f"{where} ({name})"
+        _check_keys(raw, SOURCE_KEYS, where)
+        url = _text(raw, "url", where)
         if not name or not url:
             raise ConfigError(
                 f'{where}: needs name and url, e.g. name = "Outlet", url = "https://…"'
             )
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where} ({name}): url must be http(s), got {url!r}")
+            raise ConfigError(f"{where}: url must be http(s), got {url!r}")
         if name.casefold() in seen:
             raise ConfigError(f"{where}: the name {name!r} is used twice")
         seen.add(name.casefold())
         try:
-            kind = SourceKind(str(raw.get("kind", "feed")).strip().lower())
+            kind = SourceKind(_text(raw, "kind", where, "feed").lower())
         except ValueError:
             kinds = ", ".join(k.value for k in SourceKind)
-            raise ConfigError(f"{where} ({name}): kind must be one of {kinds}") from None
-        language = raw.get("language")
+            raise ConfigError(f"{where}: kind must be one of {kinds}") from None
         sources.append(
             Source(
                 name=name,
                 url=url,
                 kind=kind,
-                language=str(language).strip().lower() if language else None,
-                full_text=bool(raw.get("full_text", False)),
-                breaking=bool(raw.get("breaking", False)),
+                language=_language(raw, where),
+                full_text=_flag(raw, "full_text", where),
+                breaking=_flag(raw, "breaking", where),
             )
         )
     return tuple(sources)
@@ -222,26 +374,28 @@ def load_topics(path: Path | None = None) -> tuple[Topic, ...]:
     data, label = _read_toml(path, "topics.toml", "topics")
     topics: list[Topic] = []
     seen: set[str] = set()
-    for index, raw in enumerate(data.get("topic", []), start=1):
+    for index, raw in enumerate(_tables(data, "topic", label), start=1):
         where = f"{label}, topic #{index}"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: expected a [[topic]] table")
-        key = str(raw.get("key", "")).strip().lower()
+        key = _text(raw, "key", where).lower()
         if not key or len(key.encode()) > 40:
             raise ConfigError(f'{where}: needs a short key, e.g. key = "north-korea"')
+        where = f"{where} ({key})"
+        _check_keys(raw, TOPIC_KEYS, where)
         if key in seen:
             raise ConfigError(f"{where}: the key {key!r} is used twice")
         seen.add(key)
-        keywords = tuple(str(k) for k in raw.get("keywords", []) if str(k).strip())
+        keywords = tuple(k for k in _texts(raw, "keywords", where) if k.strip())
         if not keywords:
-            raise ConfigError(f"{where} ({key}): needs at least one keyword")
+            raise ConfigError(f"{where}: needs at least one keyword")
         topics.append(
             Topic(
                 key=key,
-                label=str(raw.get("label", key)).strip() or key,
-                aliases=tuple(str(a) for a in raw.get("aliases", [])),
+                label=_text(raw, "label", where, key) or key,
+                aliases=_texts(raw, "aliases", where),
                 keywords=keywords,
-                breaking=bool(raw.get("breaking", False)),
+                breaking=_flag(raw, "breaking", where),
             )
         )
     return tuple(topics)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -15,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from bot.db import StoryRow, make_engine, make_sessionmaker
+from bot.db import SourceRow, StoryRow, make_engine, make_sessionmaker
 from bot.feedserver import DEMO_SOURCES_FILE, Fault, FeedServer
 from tests.bot.test_pipeline import source_entries
 
@@ -147,3 +148,145 @@ async def test_fetch_then_stories_as_the_acceptance_runs_use_them(
     assert recent_ids == {s["id"] for s in everything} - {aged}
     assert kharkiv_ids and kharkiv_ids | {aged} == {s["id"] for s in label_stories}
     assert all("kharkiv" in story["topics"] for story in label_stories)  # type: ignore[operator]
+
+
+def message_of(err: str) -> str:
+    """The error a command ended with, after any log lines (one-shot commands log to stderr)."""
+    assert "Traceback" not in err, err
+    start = err.find("conflictbot: ")
+    assert start >= 0, err
+    return err[start:].strip()
+
+
+def _one_line_database_error(code: int, err: str, reason: str) -> None:
+    """What `db upgrade` prints for an unusable database: a message, a hint, no traceback."""
+    message = message_of(err)
+    assert code == 1, err
+    assert message.startswith("conflictbot: the database"), err
+    assert reason in message and "What to do:" in message, err
+    assert len(message.splitlines()) == 2, err
+
+
+ONE_SHOT = (("fetch",), ("sources", "check"), ("stories", "--json"))
+
+
+async def test_a_read_only_database_is_one_message_in_every_command(
+    cli: Cli, sqlite_template: Path, tmp_path: Path
+) -> None:
+    """After the migration step, `fetch`, `sources check` and `stories` hit the database
+    again (the sources table is brought in line with the file) and ended in a traceback
+    (audit-cli #1); now they say what `db upgrade` says."""
+    path = tmp_path / "readonly.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true"
+    results = await asyncio.gather(*(cli(*args, DATABASE_URL=url) for args in ONE_SHOT))
+    for code, out, err in results:
+        _one_line_database_error(code, err, "attempt to write a readonly database")
+        assert out == ""
+
+
+async def test_a_locked_database_is_one_message_in_every_command(
+    cli: Cli, sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Another connection in a write transaction for longer than the busy timeout (a sqlite3
+    shell left open): "database is locked" and the advice, not a traceback (audit-cli #1)."""
+    path = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE source SET consecutive_failures = consecutive_failures")
+        url = f"sqlite+aiosqlite:///{path}"
+        results = await asyncio.gather(*(cli(*args, DATABASE_URL=url) for args in ONE_SHOT))
+    finally:
+        holder.close()
+    for code, _out, err in results:
+        _one_line_database_error(code, err, "database is locked")
+        assert "another process holds a lock" in err
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///:memory:", "sqlite://"])
+async def test_an_in_memory_database_is_refused(cli: Cli, url: str) -> None:
+    """`db upgrade` said "up to date" about a database gone with its connection, then
+    `stories` failed on "no such table" (audit-cli #1): refused as a setting, exit 2."""
+    for args in (("db", "upgrade"), ("stories",)):
+        code, out, err = await cli(*args, DATABASE_URL=url)
+        assert code == 2, (out, err)
+        message = message_of(err)
+        assert message.startswith("conflictbot: DATABASE_URL is invalid") and "in-memory" in err
+
+
+async def test_sslmode_in_a_postgres_url_is_no_traceback(cli: Cli) -> None:
+    """`?sslmode=require` reached asyncpg's connect() as a keyword it refuses: a TypeError
+    traceback from every command (audit-cli #2). It is taken as asyncpg's `ssl=`, so here
+    the unreachable server is what is reported."""
+    url = "postgresql+asyncpg://bot:pw@127.0.0.1:1/bot?sslmode=require"
+    code, _out, err = await cli("db", "upgrade", DATABASE_URL=url)
+    _one_line_database_error(code, err, "Connect call failed")
+
+
+async def test_sslmode_disable_connects_to_postgres(cli: Cli, database_url: str) -> None:
+    """On PostgreSQL (CI), a URL carrying `sslmode=disable` works like one without it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
+    code, out, err = await cli("db", "upgrade", DATABASE_URL=f"{database_url}?sslmode=disable")
+    assert (code, out.strip()) == (0, "database is up to date"), err
+
+
+async def test_a_long_language_tag_and_name_fit_every_database(
+    cli: Cli, tmp_path: Path, database_url: str
+) -> None:
+    """A valid tag longer than the 10-character column crashed PostgreSQL (audit-cli #3): it is
+    stored as its primary subtag; a name over 200 characters is refused up front, exit 2."""
+    good = tmp_path / "long-language.toml"
+    good.write_text(
+        '[[source]]\nname = "Oxford"\nurl = "http://127.0.0.1:9/a.xml"\n'
+        'language = "en-GB-oxendict"\n'
+    )
+    long_name = tmp_path / "long-name.toml"
+    long_name.write_text(f'[[source]]\nname = "{"N" * 210}"\nurl = "http://127.0.0.1:9/a.xml"\n')
+    code, out, err = await cli("stories", "--json", SOURCES_FILE=str(good))
+    assert (code, stories_of(out)) == (0, []), err
+    code, out, err = await cli("stories", "--json", SOURCES_FILE=str(long_name))
+    assert code == 2 and out == "", err
+    assert "source #1: name must be at most 200 characters" in message_of(err)
+
+
+async def test_a_misspelt_sources_table_changes_nothing(
+    cli: Cli, tmp_path: Path, database_url: str
+) -> None:
+    """`[[sources]]` for `[[source]]` was read as "no sources" and deactivated every source,
+    even through `stories` (audit-cli #4): now it is a configuration error and the sources
+    table is left as it was."""
+    code, _out, err = await cli("stories", "--json")
+    assert code == 0, err
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[[sources]]\nname = "A"\nurl = "http://127.0.0.1:9/a.xml"\n')
+    for args in ONE_SHOT:
+        code, out, err = await cli(*args, SOURCES_FILE=str(typo))
+        assert code == 2 and out == "", (args, err)
+        message = message_of(err)
+        assert message.startswith(f"conflictbot: {typo}: ") and "'sources'" in message, err
+    engine = make_engine(database_url)
+    async with make_sessionmaker(engine)() as session:
+        active = (await session.scalars(select(SourceRow.name).where(SourceRow.active))).all()
+    await engine.dispose()
+    assert len(active) == 5
+
+
+@pytest.mark.parametrize("since", ["99999999999d", "800000d", "99999999999999999999w"])
+async def test_stories_since_a_huge_duration_means_all_time(cli: Cli, since: str) -> None:
+    """`--since 100000d` is how operators say "everything"; huge values overflowed the date
+    arithmetic into a traceback (audit-cli #9). Anything past 100 years is all time."""
+    code, out, err = await cli("stories", "--json", "--since", since)
+    assert (code, stories_of(out)) == (0, []), err
+
+
+async def test_stories_with_an_unknown_topic_is_an_error(cli: Cli) -> None:
+    """A typo in `--topic` printed `[]`, just like "no stories" (audit-cli #10); now it says
+    which topics exist, exit 2."""
+    code, out, err = await cli("stories", "--json", "--topic", "kurks")
+    assert (code, out) == (2, ""), err
+    message = message_of(err)
+    assert message.startswith("conflictbot: unknown topic 'kurks'; topics are: ")
+    assert "kursk" in message and len(message.splitlines()) == 1
