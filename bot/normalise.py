@@ -61,6 +61,8 @@ _TRACKING_PARAMS = frozenset(
         "smtyp",
         "s_cid",
         "wt.mc_id",
+        "wt_mc",  # Webtrekk campaign tags: heise's "?wt_mc=rss.developer.beitrag.atom"
+        "wt_zmc",
         "guccounter",
         "guce_referrer",
         "guce_referrer_sig",
@@ -75,6 +77,7 @@ _TRACKING_PARAMS = frozenset(
         "rss",
         "rssfeed",
         "feedtype",
+        "feedname",  # Reuters' "?feedType=RSS&feedName=worldNews": the path names the article
     }
 )
 _AMP_HOST_PREFIXES = ("m.", "mobile.", "amp.")

@@ -68,6 +68,8 @@ _JUNK_START = re.compile(
         |(?:last\s+)?(?:updated|published|posted)\s*:?\s*(?:on\s+|at\s+)?
          (?:\d|(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)
          [a-z]*\.?,?\s+\d)
+         # not "Published on 5 December, the UN report says …": a clause after the date
+         (?![\w .:/-]{0,30},\s+(?-i:[a-zа-яіїєґ]))
         |(?:additional\s+)?(?:reporting|writing|editing)\s+by\b
         |читайте\s+(?:також|также)\b|підписуйтес[ья]\b|подписывайтесь\b|реклама\b)
     """,

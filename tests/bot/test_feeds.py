@@ -305,6 +305,54 @@ def test_relative_links_and_xml_base():
     ]
 
 
+FEEDBURNER_FEEDS = [
+    ("news/reuters_worldnews_2018-01-30_feedburner.rss.xml", "http://www.reuters.com/article/"),
+    (
+        "awkward/jornal_de_noticias_pt_2018-01-03_iso-8859-1_feedburner.rss.xml",
+        "https://www.jn.pt/",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "prefix"), FEEDBURNER_FEEDS)
+def test_feedburner_items_link_to_the_article_not_the_redirect(
+    corpus: Path, name: str, prefix: str
+):
+    """FeedBurner's `<link>` is a feeds.*/~r/ redirect (feeds.reuters.com no longer even
+    resolves); `<feedburner:origLink>` holds the article's own address, and that is the URL."""
+    parsed = parse_feed(read_feed(corpus, name))
+    assert parsed.entries
+    for entry in parsed.entries:
+        assert entry.url.startswith(prefix), entry.url
+        assert "/~r/" not in entry.url
+
+
+FEEDBURNER_NS = 'xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"'
+
+
+@pytest.mark.parametrize(
+    ("orig_link", "expected"),
+    [
+        ("https://news.example.org/world/story-1", "https://news.example.org/world/story-1"),
+        ("  http://news.example.org/world/story-1 ", "http://news.example.org/world/story-1"),
+        ("", "http://feeds.feedburner.com/~r/Example/~3/abc/story-1"),
+        ("javascript:alert(1)", "http://feeds.feedburner.com/~r/Example/~3/abc/story-1"),
+        ("/world/story-1", "http://feeds.feedburner.com/~r/Example/~3/abc/story-1"),
+    ],
+)
+def test_feedburner_orig_link_is_preferred_when_it_is_http(orig_link: str, expected: str):
+    """An http(s) origLink replaces the redirect link; an empty, relative or other-scheme
+    one is ignored and the item keeps its `<link>`."""
+    items = (
+        "<item><title>Story</title>"
+        "<link>http://feeds.feedburner.com/~r/Example/~3/abc/story-1</link>"
+        f"<feedburner:origLink>{orig_link}</feedburner:origLink></item>"
+    )
+    document = rss(items).replace('<rss version="2.0">', f'<rss version="2.0" {FEEDBURNER_NS}>')
+    (entry,) = parse_feed(document.encode()).entries
+    assert entry.url == expected
+
+
 def test_entry_fields_from_rss():
     """guid, content:encoded, summary, author and dates map onto the Entry."""
     items = (

@@ -58,13 +58,23 @@ from bot.normalise import clean_text
         "Click here to read the full report",
         "Photo: Reuters",
         "(Photo by Jane Doe/AFP via Getty Images)",
+        "Photo by John Smith/AFP",
+        "Image: Getty Images",
         "Image caption, Rescuers at the site",
+        "image captionHuman rights activists circulated the video on social media",
+        "image copyrightTwitter/ @ZenaidaMachado",
+        "VIDEO: The 20-second hand wash",
+        "фото УНІАН",
         "Getty Images",
         "By John Smith",
         "By John Smith and Jane Doe",
         "Advertisement",
         "Story continues below advertisement",
         "Published 3 hours ago",
+        "Published 12:30, 5 December 2022",
+        "Updated at 1:23 p.m.",
+        "Last updated: 5 Dec 2022, 12:30 GMT",
+        "Please reload the page.",
         "© 2024 Example Media. All rights reserved.",
         "Follow us on Telegram",
         "Читайте також: Обстріл Харкова",
@@ -101,6 +111,13 @@ def test_junk_lines_are_removed(line: str):
         "Related developments are expected at the summit.",
         "Comments by the minister drew criticism from Kyiv.",
         "Read the statement in full below.",
+        "Photo shows the destroyed Antonivskyi bridge in Kherson region after new Russian shelling on Monday.",
+        "Video shows Russian strike on Kharkiv apartment block",
+        "Video shows aftermath of Kharkiv missile strikes",
+        "Image shows a crater left by the missile near the school, the police said.",
+        "Published on 5 December, the UN report says 12 civilians died in Sumy region in November.",
+        "Published on 5 December, the UN report says 12 civilians died.",
+        "Updated figures show 40 drones were launched at Kyiv overnight.",
     ],
 )
 def test_news_sentences_that_mention_junk_words_stay(line: str):
@@ -125,6 +142,58 @@ def test_news_sentences_that_mention_junk_words_stay(line: str):
 def test_junk_phrases_are_cut_from_line_ends(line: str, expected: str):
     """Teaser tails and photo credits go; the sentence before them stays."""
     assert strip_junk(line) == expected
+
+
+NEWS = "Russian forces shelled 12 communities in Sumy region overnight, officials said."
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            f"{NEWS} Subscribe to our daily newsletter for more. We use cookies to improve your experience.",
+            NEWS,
+        ),
+        (f"We use cookies to improve your experience. {NEWS}", NEWS),
+        (f"{NEWS} Sign up for our newsletter here. Click here to read the full story.", NEWS),
+        (
+            f"{NEWS} Sign up for our newsletter. Drones also hit Kharkiv.",
+            f"{NEWS} Drones also hit Kharkiv.",
+        ),
+        (f"Subscribe to our newsletter. {NEWS}", NEWS),
+        (
+            f"{NEWS} " * 6
+            + "This website uses cookies. By continuing you accept our cookie policy.",
+            f"{NEWS} " * 5 + NEWS,
+        ),
+        (f"{NEWS} Photo: Reuters. © 2024 Example Media. All rights reserved.", NEWS),
+        (
+            '"We will rebuild. … We will not leave," the mayor said. Subscribe now!',
+            '"We will rebuild. … We will not leave," the mayor said.',
+        ),
+        (f"{NEWS} Advertisement. Drones also hit Kharkiv.", f"{NEWS} Drones also hit Kharkiv."),
+    ],
+)
+def test_junk_sentences_are_cut_out_of_news_lines(line: str, expected: str):
+    """A line that mixes news and junk (a feed description, a paragraph) loses the cookie,
+    subscribe or credit sentences and keeps the news sentences, in order."""
+    assert strip_junk(f"{line}\nSecond paragraph.") == f"{expected}\nSecond paragraph."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "We use cookies to improve your experience. By continuing you accept our cookie policy.",
+        "The reCAPTCHA verification period has expired. Please reload the page.",
+        "© 2024 Example Media. All rights reserved.",
+        "Like this story? Share it with a friend!",
+        "Subscribe now. …",
+    ],
+)
+def test_a_line_of_junk_sentences_goes_whole(line: str):
+    """When every sentence of a line is junk, or the line is junk as a whole and what the
+    rules do not know in it is too short to be news, nothing of it is left."""
+    assert strip_junk(f"News.\n{line}") == "News."
 
 
 def test_section_markers_end_the_article():

@@ -72,6 +72,22 @@ SOURCE = Source(name="Example Outlet", url="https://news.example.org/rss", langu
             "https://example.com/a?ocid=x&mc_cid=1&mc_eid=2&ref=home&xtor=RSS-1&sr_share=tw&dmcid=x",
             "https://example.com/a",
         ),
+        (
+            "http://www.heise.de/developer/meldung/WildFly-10-3088438.html?wt_mc=rss.developer.beitrag.atom",
+            "https://www.heise.de/developer/meldung/WildFly-10-3088438.html",
+        ),
+        (
+            "https://www.heise.de/news/x-1.html?wt_zmc=nl.int.zonaudev.x",
+            "https://www.heise.de/news/x-1.html",
+        ),
+        (
+            "http://www.reuters.com/article/us-korea/u-s-general-idUSKBN1FJ23Z?feedType=RSS&feedName=worldNews",
+            "https://www.reuters.com/article/us-korea/u-s-general-idUSKBN1FJ23Z",
+        ),
+        (
+            "https://example.com/read?id=5&p=2&article=7&WT_MC=rss&feedName=x",
+            "https://example.com/read?article=7&id=5&p=2",
+        ),
         ("https://example.com/a?b=2&a=1", "https://example.com/a?a=1&b=2"),
         ("https://example.com/a?id=5&id=3", "https://example.com/a?id=3&id=5"),
         ("https://example.com/a?q=kyiv+news&page=2", "https://example.com/a?page=2&q=kyiv%20news"),
