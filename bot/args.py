@@ -10,12 +10,13 @@ import difflib
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import time
 from functools import lru_cache
 
 from bot.errors import UserError
+from bot.language import LANGUAGES
 from bot.models import DigestMode
 
 MAX_ARG_CHARS = 200
@@ -24,7 +25,7 @@ MAX_TERM_CHARS = 60
 MAX_NAME_WORDS = 4
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 _HHMM = re.compile(r"^(\d{1,2})(?::|\.|h)?(\d{2})?$")
-_OFFSET = re.compile(r"^(?:utc|gmt)([+-])(\d{1,2})(?::?00)?$")
+_OFFSET = re.compile(r"^(?:utc|gmt)([+-])(\d{1,2})(?::?(\d{2}))?$")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 
 
@@ -136,49 +137,90 @@ def parse_digest(args: list[str]) -> tuple[DigestMode, time | None]:
     raise UserError("Say off, hourly, or daily with a time.", example)
 
 
+_NOT_ZONES = frozenset({"factory", "localtime", "posixrules"})
+"""Names zoneinfo may list that are no place's time (Factory is "-00", localtime the host's)."""
+_SUGGEST_MIN_CHARS = 5
+"""Shorter input is an abbreviation (PST, IST, CEST) more often than a typo: no near letters
+make it a zone, and a wrong zone sets every time and quiet hour off by hours."""
+_SUGGEST_CUTOFF = 0.8
+
+
 @lru_cache(maxsize=1)
 def _zones() -> dict[str, str]:
+    """Every IANA name zoneinfo knows, casefolded -> as spelt (CET and Japan as well)."""
     return {
         name.casefold(): name
         for name in zoneinfo.available_timezones()
-        if "/" in name or name == "UTC"
+        if name.casefold() not in _NOT_ZONES
     }
+
+
+@lru_cache(maxsize=1)
+def _cities() -> dict[str, str]:
+    """The city part of each Area/City name, casefolded -> the full name."""
+    return {name.rsplit("/", 1)[-1]: full for name, full in _zones().items() if "/" in name}
 
 
 def parse_timezone(args: list[str]) -> str:
     """An IANA zone name such as Europe/Kyiv, matched case-insensitively, with a suggestion.
 
-    A city alone (`kyiv`) finds its zone, and a fixed offset (`UTC+3`) becomes `Etc/GMT-3`
-    (the Etc names count the other way round, which nobody should have to know).
+    A city alone (`kyiv`) finds its Area/City zone, before a legacy name spelt the same
+    (`singapore` is Asia/Singapore); names without a slash (CET, EST) are zones too. A
+    whole-hour offset (`UTC+3`) becomes `Etc/GMT-3` (the Etc names count the other way
+    round, which nobody should have to know); a half-hour one (`UTC+5:30`), for which no
+    IANA name exists, is kept as the fixed offset `UTC+05:30` (see `timing.zone`). A
+    suggestion is offered only for a close typo of a name or a city.
     """
     example = "/timezone Europe/Kyiv"
     if len(args) != 1 or len(args[0]) > 60:
         raise UserError("Give one IANA time zone name.", example)
     wanted = args[0].strip().replace(" ", "_").casefold()
     aliases = {"kiev": "europe/kyiv", "kyiv": "europe/kyiv", "utc": "utc", "gmt": "utc"}
-    wanted = aliases.get(wanted, _offset_zone(wanted) or wanted)
-    zones = _zones()
+    offset = _offset_zone(wanted)
+    if offset is not None and offset.startswith("UTC"):
+        return offset
+    wanted = aliases.get(wanted, offset or wanted)
+    zones, cities = _zones(), _cities()
+    if wanted in aliases.values() or ("/" in wanted and wanted in zones):
+        return zones[wanted]
+    if wanted in cities:
+        return cities[wanted]
     if wanted in zones:
         return zones[wanted]
-    by_city = {name.rsplit("/", 1)[-1]: full for name, full in zones.items()}
-    if wanted in by_city:
-        return by_city[wanted]
-    close = difflib.get_close_matches(wanted, list(zones) + list(by_city), n=1, cutoff=0.6)
-    hint = zones.get(close[0]) or by_city.get(close[0]) if close else None
+    hint = _suggest_zone(wanted)
     message = f"I don't know the time zone {args[0][:60]!r}."
     if hint:
         message += f" Did you mean {hint}?"
     return _raise(message, f"/timezone {hint}" if hint else example)
 
 
+def _suggest_zone(wanted: str) -> str | None:
+    """The zone a typo most likely meant: Area/City against full names, a word against
+    cities; None when nothing is close (the letters of "est" are in "West" too)."""
+    if len(wanted) < _SUGGEST_MIN_CHARS:
+        return None
+    zones, cities = _zones(), _cities()
+    names = {name: full for name, full in zones.items() if "/" in name} if "/" in wanted else cities
+    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=_SUGGEST_CUTOFF)
+    return names[close[0]] if close else None
+
+
 def _offset_zone(wanted: str) -> str | None:
-    """`utc+3` -> `etc/gmt-3`; None for anything else; an offset no zone has is refused."""
+    """`utc+3` -> `etc/gmt-3`, `utc+5:30` -> `UTC+05:30`; None for anything else.
+
+    An offset no zone has (beyond UTC-12..UTC+14, or minutes other than :30 and :45) is
+    refused.
+    """
     match = _OFFSET.match(wanted)
     if match is None:
         return None
-    hours = int(match.group(2))
-    if hours > 14:
+    hours, minutes = int(match.group(2)), int(match.group(3) or 0)
+    if minutes not in (0, 30, 45):
+        raise UserError("Offsets are whole hours, or :30 or :45 past.", "/timezone UTC+5:30")
+    if hours * 60 + minutes > 14 * 60:
         raise UserError("Offsets go from UTC-12 to UTC+14.", "/timezone UTC+3")
+    if minutes:
+        return f"UTC{match.group(1)}{hours:02}:{minutes:02}"
     if hours == 0:
         return "utc"
     sign = "-" if match.group(1) == "+" else "+"
@@ -189,17 +231,31 @@ def _raise(message: str, example: str) -> str:
     raise UserError(message, example)
 
 
-def parse_languages(args: list[str]) -> frozenset[str]:
-    """`/language en uk` -> {"en", "uk"}; `/language all` -> empty (everything)."""
+def parse_languages(args: list[str], *, also: Collection[str] = ()) -> frozenset[str]:
+    """`/language en uk` -> {"en", "uk"}; `/language all` -> empty (everything).
+
+    A code must be one a story can carry: one language detection answers, or one of `also`
+    (the configured sources' languages, which detection falls back to). Anything else would
+    be stored and then match no story, so the chat would silently get nothing.
+    """
     example = "/language en uk"
     if not args:
         raise UserError("Give language codes, or all.", example)
-    if [arg.lower() for arg in args] == ["all"]:
-        return frozenset()
     codes = {code for arg in args for code in arg.lower().split(",") if code}
+    if "all" in codes:
+        if len(codes) > 1:
+            raise UserError("Say all alone for every language, or only codes.", "/language all")
+        return frozenset()
     bad = sorted(code for code in codes if not LANGUAGE_CODE.match(code))
     if bad or len(codes) > 10:
         raise UserError("Languages are two-letter codes such as en, uk or ru.", example)
+    known = frozenset(LANGUAGES) | frozenset(also)
+    unknown = sorted(codes - known)
+    if unknown:
+        raise UserError(
+            f"{unknown[0][:3]!r} is not a language I can tell; codes are such as en, uk or ru.",
+            example,
+        )
     return frozenset(codes)
 
 

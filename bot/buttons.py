@@ -12,6 +12,7 @@ request, and the handler still checks that the presser may do it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ __all__ = [
     "button_text",
     "decode_callback",
     "encode_callback",
+    "follow_tag",
     "following_keyboard",
+    "split_follow_arg",
     "start_keyboard",
     "stop_keyboard",
     "to_reply_markup",
@@ -53,10 +56,11 @@ class Action(StrEnum):
 
     MORE = "more"  # arg: topic key; the newest stories on it
     MUTE = "mute"  # arg: topic key; stop alerts for it (answered with an undo button)
-    UNDO = "undo"  # arg: topic key; follow it again after a mute
+    UNDO = "undo"  # arg: topic key; follow it again after a mute (and unmute it)
+    UNMUTE = "unmute"  # arg: topic key; undo a mute of a topic the chat did not follow
     FOLLOW = "follow"  # arg: topic key; from /start
     UNFOLLOW_TOPIC = "unfollow_topic"  # arg: topic key; from /following
-    UNFOLLOW_KEYWORD = "unfollow_keyword"  # arg: the follow's numeric id; from /following
+    UNFOLLOW_KEYWORD = "unfollow_keyword"  # arg: the follow's id and tag; from /following
     STOP_CONFIRM = "stop_confirm"  # no arg; /stop confirmed
     STOP_CANCEL = "stop_cancel"  # no arg; /stop cancelled
     OUTLETS = "outlets"  # arg: story id; every outlet that reported the story
@@ -67,6 +71,7 @@ _CODES: dict[Action, str] = {
     Action.MORE: "m",
     Action.MUTE: "x",
     Action.UNDO: "u",
+    Action.UNMUTE: "n",
     Action.FOLLOW: "f",
     Action.UNFOLLOW_TOPIC: "t",
     Action.UNFOLLOW_KEYWORD: "k",
@@ -77,9 +82,10 @@ _CODES: dict[Action, str] = {
 }
 _ACTIONS = {code: action for action, code in _CODES.items()}
 _TOPIC_ARG = frozenset(
-    {Action.MORE, Action.MUTE, Action.UNDO, Action.FOLLOW, Action.UNFOLLOW_TOPIC}
+    {Action.MORE, Action.MUTE, Action.UNDO, Action.UNMUTE, Action.FOLLOW, Action.UNFOLLOW_TOPIC}
 )
-_NUMBER_ARG = frozenset({Action.UNFOLLOW_KEYWORD, Action.OUTLETS, Action.LATEST})
+_NUMBER_ARG = frozenset({Action.OUTLETS, Action.LATEST})
+_TAG_HEX = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +140,33 @@ def _arg_ok(action: Action, arg: str) -> bool:
     if action in _TOPIC_ARG:
         return bool(arg) and arg.isprintable() and arg == arg.strip()
     if action in _NUMBER_ARG:
-        return (
-            arg.isascii()
-            and arg.isdigit()
-            and not arg.startswith("0")
-            and len(arg) <= _MAX_NUMBER_DIGITS
-        )
+        return _is_number(arg)
+    if action is Action.UNFOLLOW_KEYWORD:
+        number, dash, tag = arg.partition("-")
+        tagged = len(tag) == _TAG_HEX and all(c in "0123456789abcdef" for c in tag)
+        return _is_number(number) and (not dash or tagged)
     return arg == ""
+
+
+def _is_number(arg: str) -> bool:
+    return (
+        arg.isascii()
+        and arg.isdigit()
+        and not arg.startswith("0")
+        and len(arg) <= _MAX_NUMBER_DIGITS
+    )
+
+
+def follow_tag(kind: str, value: str) -> str:
+    """A short fingerprint of a follow, carried beside its id by a /following ✖ button: SQLite
+    may give a removed follow's id to the next one, and an old button must not remove that."""
+    return hashlib.blake2s(f"{kind}\n{value}".encode(), digest_size=_TAG_HEX // 2).hexdigest()
+
+
+def split_follow_arg(arg: str) -> tuple[int, str | None]:
+    """An UNFOLLOW_KEYWORD argument -> (follow id, tag or None for a button made before tags)."""
+    number, _, tag = arg.partition("-")
+    return int(number), tag or None
 
 
 def button_text(text: str, limit: int = MAX_BUTTON_TEXT) -> str:
@@ -183,13 +209,14 @@ def start_keyboard(topics: Sequence[Topic]) -> Keyboard:
 
 
 def following_keyboard(
-    topic_keys: Sequence[Topic], keywords: Sequence[tuple[int, str]]
+    topic_keys: Sequence[Topic], keywords: Sequence[tuple[int, str, str]]
 ) -> Keyboard:
-    """One remove button per followed topic and per followed keyword (by its follow id)."""
+    """One remove button per followed topic and per followed keyword: (follow id, the label
+    shown, its `follow_tag`)."""
     buttons = [_callback_button("✖ ", t.label, Action.UNFOLLOW_TOPIC, t.key) for t in topic_keys]
     buttons += [
-        _callback_button("✖ ", f"“{word}”", Action.UNFOLLOW_KEYWORD, str(follow_id))
-        for follow_id, word in keywords
+        _callback_button("✖ ", label, Action.UNFOLLOW_KEYWORD, f"{follow_id}-{tag}")
+        for follow_id, label, tag in keywords
     ]
     return _rows(buttons, 2)
 
@@ -205,9 +232,12 @@ def stop_keyboard() -> Keyboard:
     )
 
 
-def undo_keyboard(topic: Topic) -> Keyboard:
-    """One button that follows a just-muted topic again."""
-    return _rows([_callback_button("Undo: follow ", topic.label, Action.UNDO, topic.key)], 1)
+def undo_keyboard(topic: Topic, *, was_followed: bool = True) -> Keyboard:
+    """One button that undoes a mute: follows the topic again if the mute unfollowed it,
+    else lifts the mute."""
+    if was_followed:
+        return _rows([_callback_button("Undo: follow ", topic.label, Action.UNDO, topic.key)], 1)
+    return _rows([_callback_button("Undo: unmute ", topic.label, Action.UNMUTE, topic.key)], 1)
 
 
 def to_reply_markup(keyboard: Keyboard) -> dict[str, Any] | None:

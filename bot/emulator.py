@@ -40,9 +40,10 @@ from bot.emulator_records import (
     current_messages,
     render_for_terminal,
 )
-from bot.emulator_world import DEFAULT_USER_ID, User, World
+from bot.emulator_world import ANONYMOUS_ADMIN_ID, DEFAULT_USER_ID, User, World
 
 __all__ = [
+    "ANONYMOUS_ADMIN_ID",
     "DEFAULT_TOKEN",
     "DEFAULT_USER_ID",
     "CallbackAnswer",

@@ -11,6 +11,7 @@ from collections import deque
 
 from bot.emulator_methods import METHODS
 from bot.emulator_world import (
+    ANONYMOUS_ADMIN_ID,
     CHAT_TYPES,
     DEFAULT_USER_ID,
     ApiError,
@@ -78,26 +79,34 @@ class EmulatorControls:
         first_name: str | None = None,
         thread_id: int | None = None,
         reply_to: int | None = None,
+        as_group: bool = False,
     ) -> int:
         """A user writes `text` (a /command gets its bot_command entity); returns its message_id.
 
         Writing in an unknown private chat opens it, as /start does; a channel gets a
         channel_post instead of a message; a group the bot has left sends the bot nothing.
+        `as_group` is an anonymous admin writing as the group: from GroupAnonymousBot, with
+        the group as `sender_chat`.
         """
         if chat_id > 0 and chat_id not in self.world.chats:
             self.add_chat(chat_id, username=username, first_name=first_name)
         chat = self._chat(chat_id)
         if chat.migrated_to is not None:
             raise ValueError(f"chat {chat_id} was migrated to {chat.migrated_to}")
-        sender = self._default_user(chat, user_id)
-        self.world.user(sender, username, first_name)
-        chat.members.add(sender)
+        if as_group:
+            self.world.user(ANONYMOUS_ADMIN_ID, "GroupAnonymousBot", "Group").is_bot = True
+            sender = ANONYMOUS_ADMIN_ID
+        else:
+            sender = self._default_user(chat, user_id)
+            self.world.user(sender, username, first_name)
+            chat.members.add(sender)
         msg = self.world.store(
             chat,
             None if chat.type == "channel" else sender,
             content=FormattedText(text, command_entities(text)),
             thread_id=thread_id,
             reply_to=reply_to,
+            sender_chat_id=chat.id if as_group and chat.type != "channel" else None,
         )
         if chat.type == "private" or chat.bot_status not in ("left", "kicked"):
             kind = "channel_post" if chat.type == "channel" else "message"

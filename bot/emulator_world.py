@@ -20,6 +20,8 @@ from bot.emulator_records import CallbackAnswer, EditRecord, SentRecord
 from bot.telegram_html import Entity, FormattedText, utf16_len
 
 DEFAULT_USER_ID = 100_001
+ANONYMOUS_ADMIN_ID = 1087968824
+"""GroupAnonymousBot: the `from` of a message an anonymous group admin sends as the group."""
 _COMMAND = re.compile(r"(?<![\w/@])/\w{1,64}(?:@\w{1,32})?", re.ASCII)
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 ACCEPTED_GIFT_TYPES = dict.fromkeys(
@@ -155,6 +157,7 @@ class StoredMessage:
     reply_to: int | None = None
     edit_date: int | None = None
     deleted: bool = False
+    sender_chat_id: int | None = None
     service: dict[str, Any] = field(default_factory=dict)
 
 
@@ -294,6 +297,8 @@ class World:
             out["sender_chat"] = chat.as_json()
         elif msg.sender_id is not None:
             out["from"] = self.users[msg.sender_id].as_json()
+        if msg.sender_chat_id is not None and chat.type != "channel":
+            out["sender_chat"] = self.chats[msg.sender_chat_id].as_json()
         out["chat"] = chat.as_json()
         if msg.thread_id is not None and chat.type == "supergroup":
             out["message_thread_id"] = msg.thread_id

@@ -22,10 +22,10 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.models import Story, Topic
 from bot.sentences import split_sentences
+from bot.timing import find_zone
 
 __all__ = [
     "MAX_MESSAGE",
@@ -361,11 +361,11 @@ def _fit_lines(title: str, lines: Sequence[str]) -> str:
 
 def _zone(name: str) -> tzinfo:
     """The chat's zone; UTC when the name is unknown (it was checked when the chat set it)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    found = find_zone(name)
+    if found is None:
         log.warning("unknown time zone %r, showing UTC", name)
         return UTC
+    return found
 
 
 def _when(moment: datetime, zone: tzinfo, now: datetime | None) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -28,6 +28,7 @@ from bot.fetch import DEFAULT_TOTAL_TIMEOUT, FetchResult, FetchStatus, fetch_url
 from bot.intake import (
     ParsedBody,
     Rules,
+    Target,
     compile_rules,
     keyword_targets,
     normalise_entries,
@@ -36,6 +37,7 @@ from bot.intake import (
 )
 from bot.models import Article
 from bot.store import items, outbox, sources
+from bot.store.chats import FollowKind
 from bot.store.items import Outcome
 from bot.store.sources import SourceState
 
@@ -113,6 +115,8 @@ class _Pass:
     now: datetime
     rules: Rules
     notify_outages: bool
+    muted: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)
+    """Topic key -> the chat threads that muted it."""
 
 
 async def _fresh_articles(
@@ -235,6 +239,7 @@ async def _store(
 def _new_story(run: _Pass, state: SourceState, item: Prepared, story_id: int) -> outbox.NewStory:
     """A new story to queue for the chats following its topics, `all`, or one of its words."""
     targets, excluded = keyword_targets(run.rules, item.article)
+    excluded += [target for topic in sorted(item.topics) for target in run.muted.get(topic, ())]
     topic_map = run.deps.topic_map
     breaking = state.source.breaking or any(
         topic_map[key].breaking for key in item.topics if key in topic_map
@@ -249,11 +254,19 @@ def _new_story(run: _Pass, state: SourceState, item: Prepared, story_id: int) ->
     )
 
 
-async def _keyword_rules(deps: Deps) -> Rules:
-    """Every chat thread's own words and exclusions, compiled once per pass."""
+async def _keyword_rules(deps: Deps) -> tuple[Rules, dict[str, tuple[Target, ...]]]:
+    """Every chat thread's own words and exclusions, compiled once per pass, and the chat
+    threads that muted each topic."""
     async with deps.sessions() as session:
         follows = await outbox.keyword_follows(session)
-    return compile_rules([((f.chat_id, f.thread_id), f.kind, f.value) for f in follows])
+    muted: dict[str, list[Target]] = {}
+    for f in follows:
+        if f.kind == FollowKind.MUTE:
+            muted.setdefault(f.value, []).append((f.chat_id, f.thread_id))
+    rules = compile_rules(
+        [((f.chat_id, f.thread_id), f.kind, f.value) for f in follows if f.kind != FollowKind.MUTE]
+    )
+    return rules, {topic: tuple(targets) for topic, targets in muted.items()}
 
 
 async def _process(run: _Pass, state: SourceState, result: FetchResult) -> SourceReport:
@@ -339,7 +352,8 @@ async def run_fetch_pass(
         states = await sources.claim_due_sources(session, now, lease=CLAIM_LEASE, force=force)
     if not states:
         return report
-    run = _Pass(deps, now, await _keyword_rules(deps), notify_outages)
+    rules, muted = await _keyword_rules(deps)
+    run = _Pass(deps, now, rules, notify_outages, muted)
     fetch_slots = asyncio.Semaphore(deps.settings.fetch_concurrency)
     store_turn = asyncio.Lock()
 

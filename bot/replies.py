@@ -56,6 +56,19 @@ def languages_set(codes: frozenset[str]) -> str:
     return f"🌐 Stories in: {escape(' '.join(sorted(codes)) or 'all languages')}."
 
 
+def source_added(name: str, items: int) -> str:
+    return f"➕ Added <b>{escape(name)}</b> ({items} item{'' if items == 1 else 's'} now)."
+
+
+def none_in_languages(heading: str, languages: frozenset[str]) -> str:
+    """A list the chat's /language setting left empty: say so, so the bot does not look broken."""
+    codes = escape(" ".join(sorted(languages)))
+    return (
+        f"<b>{escape(heading)}</b>\nNothing here in your languages ({codes}); "
+        "<code>/language all</code> shows every language."
+    )
+
+
 def outlet_names(story: Story) -> str:
     """Plain text naming a story's outlets, for a button's pop-up (no HTML there)."""
     names = list(dict.fromkeys(item.source for item in story.items)) or [story.source]
@@ -68,6 +81,10 @@ def muted(topic: Topic) -> str:
 
 def unmuted(topic: Topic) -> str:
     return f"🔔 Following <b>{escape(topic.label)}</b> again."
+
+
+def mute_lifted(topic: Topic) -> str:
+    return f"🔔 <b>{escape(topic.label)}</b> is no longer muted."
 
 
 GROUP_HELLO = (
@@ -152,8 +169,9 @@ def following(
     keywords: Sequence[str],
     excludes: Sequence[str],
     prefs: ChatPrefs | None,
+    muted: Sequence[Topic] = (),
 ) -> str:
-    """/following: what this chat (thread) follows, then its settings."""
+    """/following: what this chat (thread) follows and what it muted, then its settings."""
     lines = ["<b>This chat follows</b>"]
     if everything:
         lines.append("• everything")
@@ -162,6 +180,10 @@ def following(
     lines += [f"• not: {escape(word)}" for word in excludes]
     if len(lines) == 1:
         lines.append("nothing yet: try <code>/follow kursk</code> or <code>/follow all</code>")
+    lines += [
+        f"• muted: {escape(topic.label)} (<code>/follow {escape(topic.key)}</code> lifts it)"
+        for topic in muted
+    ]
     if prefs is not None:
         lines += ["", "<b>Settings</b>", *settings_lines(prefs)]
     return "\n".join(lines)

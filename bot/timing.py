@@ -6,7 +6,8 @@ can move the clock across midnight and daylight-saving changes freely.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.models import ChatPrefs, DigestMode
@@ -15,12 +16,26 @@ MAX_BACKOFF = timedelta(hours=6)
 OUTAGE_NOTICE_AFTER = 5
 
 
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone, or UTC for a name that does not exist (never raises)."""
+_FIXED_OFFSET = re.compile(r"^UTC([+-])(\d{2}):(\d{2})$")
+
+
+def find_zone(name: str) -> tzinfo | None:
+    """The IANA zone, or the fixed offset `UTC+05:30` that /timezone stores for an offset no
+    IANA name has (the Etc/GMT names are whole hours); None for anything else."""
+    match = _FIXED_OFFSET.match(name)
+    if match is not None:
+        sign = -1 if match.group(1) == "-" else 1
+        offset = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+        return timezone(sign * offset, name) if offset <= timedelta(hours=14) else None
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return None
+
+
+def zone(name: str) -> tzinfo:
+    """The chat's zone (see `find_zone`), or UTC for a name that does not exist (never raises)."""
+    return find_zone(name) or UTC
 
 
 def next_fetch_at(now: datetime, interval_s: float, failures: int) -> datetime:
@@ -64,7 +79,7 @@ def quiet_ends_at(now: datetime, prefs: ChatPrefs) -> datetime:
     return candidate
 
 
-def _at_local(day: object, at: time, tz: ZoneInfo) -> datetime:
+def _at_local(day: object, at: time, tz: tzinfo) -> datetime:
     """The UTC instant of a wall-clock time on a local day (fold=0 at DST overlaps)."""
     local = datetime.combine(day, at, tzinfo=tz)  # type: ignore[arg-type]
     return local.astimezone(UTC)

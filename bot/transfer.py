@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, TypeGuard
 from xml.sax.saxutils import quoteattr
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
 from bot.models import ChatPrefs, DigestMode, Source, SourceKind
+from bot.timing import find_zone
 
 FOLLOWS_FORMAT = "conflictbot-follows"
 FOLLOWS_VERSION = 1
@@ -192,10 +192,8 @@ def _time_field(raw: dict[str, Any], key: str, where: str) -> time | None:
 def _timezone(value: object, where: str) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= 60:
         raise ConfigError(f'{where}: timezone must be an IANA name such as "Europe/Kyiv"')
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}: unknown timezone {value[:60]!r}") from None
+    if find_zone(value) is None:
+        raise ConfigError(f"{where}: unknown timezone {value[:60]!r}")
     return value
 
 

@@ -76,9 +76,10 @@ async def add_source(update: Update, context: BotContext) -> None:
         raise UserError(f"That address is not a feed I can read: {exc}.") from None
     name = name or parsed.title or urlsplit(url).hostname or url
     async with deps.sessions() as session, session.begin():
-        if not await sources.add_source(session, Source(name=name[:80], url=url), deps.clock()):
+        source = Source(name=name[:80], url=url)
+        if not await sources.add_source(session, source, deps.clock(), fetched=True):
             raise UserError("A source with that name or address exists already.", "/sources")
-    await reply(update, f"➕ Added <b>{escape(name[:80])}</b> ({len(parsed.entries)} items now).")
+    await reply(update, replies.source_added(source.name, len(parsed.entries)))
 
 
 async def remove_source(update: Update, context: BotContext) -> None:

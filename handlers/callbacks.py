@@ -85,20 +85,44 @@ async def _follow(update: Update, context: BotContext, topic: Topic) -> None:
 
 
 async def _mute(update: Update, context: BotContext, key: str) -> str | None:
-    """Mute TOPIC under an alert: unfollow it, and offer Undo."""
+    """Mute TOPIC under an alert, and offer Undo: unfollow it, and if the chat would still
+    get its stories (it follows everything, words, or other topics its stories share), mute
+    it too, so that the button does what it says whatever brought the alert."""
     topic = _topic(context, key)
-    if not await _unfollow(update, context, topic):
-        return f"{topic.label} was not followed here"
-    await reply(update, replies.muted(topic), buttons.undo_keyboard(topic))
+    place = await require_manager(update, context)
+    deps = context.deps
+    async with deps.sessions() as session, session.begin():
+        unfollowed = await chats.remove_follow(
+            session, place.chat_id, place.thread_id, FollowKind.TOPIC, topic.key
+        )
+        if await chats.follows_anything(session, place.chat_id, place.thread_id):
+            await chats.add_follow(
+                session, place.chat_id, place.thread_id, FollowKind.MUTE, topic.key, deps.clock()
+            )
+        elif not unfollowed:
+            return f"{topic.label} was not followed here"
+    await reply(update, replies.muted(topic), buttons.undo_keyboard(topic, was_followed=unfollowed))
     return f"Muted {topic.label}"
 
 
 async def _undo(update: Update, context: BotContext, key: str) -> str | None:
-    """Undo a mute: follow again, and say so in place of the Undo button."""
+    """Undo a mute: follow again (which lifts the mute), and say so in place of the button."""
     topic = _topic(context, key)
     await _follow(update, context, topic)
     await edit(update, replies.unmuted(topic))
     return f"Following {topic.label}"
+
+
+async def _unmute(update: Update, context: BotContext, key: str) -> str | None:
+    """Undo a mute of a topic the chat did not follow: lift the mute only."""
+    topic = _topic(context, key)
+    place = await require_manager(update, context)
+    async with context.deps.sessions() as session, session.begin():
+        await chats.remove_follow(
+            session, place.chat_id, place.thread_id, FollowKind.MUTE, topic.key
+        )
+    await edit(update, replies.mute_lifted(topic))
+    return f"{topic.label} unmuted"
 
 
 async def _follow_topic(update: Update, context: BotContext, key: str) -> str | None:
@@ -117,11 +141,12 @@ async def _unfollow_topic(update: Update, context: BotContext, key: str) -> str 
     return f"Removed {topic.label}"
 
 
-async def _unfollow_keyword(update: Update, context: BotContext, follow_id: str) -> str | None:
+async def _unfollow_keyword(update: Update, context: BotContext, arg: str) -> str | None:
     """✖ “phrase” under /following: remove that follow (of this chat only) and redraw."""
     place = await require_manager(update, context)
+    follow_id, tag = buttons.split_follow_arg(arg)
     async with context.deps.sessions() as session, session.begin():
-        gone = await chats.remove_follow_by_id(session, place.chat_id, int(follow_id))
+        gone = await chats.remove_follow_by_id(session, place.chat_id, follow_id, tag)
     if gone is None:
         return "Already removed"
     await _redraw_following(update, context)
@@ -172,6 +197,7 @@ ACTIONS: dict[Action, ButtonAction] = {
     Action.MORE: _more,
     Action.MUTE: _mute,
     Action.UNDO: _undo,
+    Action.UNMUTE: _unmute,
     Action.FOLLOW: _follow_topic,
     Action.UNFOLLOW_TOPIC: _unfollow_topic,
     Action.UNFOLLOW_KEYWORD: _unfollow_keyword,

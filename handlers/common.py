@@ -27,6 +27,8 @@ class Where:
     thread_id: int
     chat_type: str
     user_id: int | None
+    as_chat: bool = False
+    """Sent as the chat itself: by an anonymous admin of a group (from GroupAnonymousBot)."""
 
 
 def where(update: Update) -> Where:
@@ -36,7 +38,18 @@ def where(update: Update) -> Where:
         raise UserError("This works in a chat.")
     thread = message.message_thread_id if message is not None and message.is_topic_message else None
     user = update.effective_user
-    return Where(chat.id, thread or 0, chat.type, user.id if user else None)
+    return Where(chat.id, thread or 0, chat.type, user.id if user else None, _as_group(update))
+
+
+def _as_group(update: Update) -> bool:
+    """Did a group's anonymous admin send this message, as the group itself?
+
+    Only a new message counts: a button press carries the bot's message, and under a channel
+    post that message's sender_chat is the channel whoever pressed.
+    """
+    message, chat = update.message, update.effective_chat
+    sender = message.sender_chat if message is not None else None
+    return sender is not None and chat is not None and is_group(chat) and sender.id == chat.id
 
 
 def command_text(update: Update) -> str:
@@ -131,11 +144,13 @@ async def is_chat_admin(context: BotContext, chat_id: int, user_id: int) -> bool
 async def require_manager(update: Update, context: BotContext) -> Where:
     """Only admins may change a group's or a channel's follows and settings; anyone their own.
 
-    A channel post comes from an admin (only admins can post), so it is allowed; a button
-    under a channel post can be pressed by any reader, so the presser is checked.
+    A channel post comes from an admin (only admins can post), so it is allowed; so is a
+    group message sent as the group itself, which only an anonymous admin can send (its
+    `from` is GroupAnonymousBot, which is no admin). A button under a channel post can be
+    pressed by any reader, so the presser is checked.
     """
     place = await remember_chat(update, context)
-    if place.chat_type == ChatType.PRIVATE:
+    if place.chat_type == ChatType.PRIVATE or place.as_chat:
         return place
     if place.chat_type == ChatType.CHANNEL and update.channel_post is not None:
         return place

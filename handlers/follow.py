@@ -53,7 +53,8 @@ async def follow(update: Update, context: BotContext) -> None:
     terms = args.parse_terms(text, is_topic=_knows(deps.topics))
     place = await _target(update, context, channel)
     resolved = [(term, _wanted(deps.topics, term)) for term in terms]
-    wanted = [w for _, w in resolved if w is not None]
+    # A thing named twice (`kursk kursk`, a key and its alias) is one follow, answered once.
+    wanted = list({w.key: w for _, w in resolved if w is not None}.values())
     unknown = [(t.value, _suggest(deps.topics, t.value)) for t, w in resolved if w is None]
     async with deps.sessions() as session, session.begin():
         new = await chats.add_follows(
@@ -131,12 +132,18 @@ async def following_view(deps: Deps, place: Where) -> tuple[str, buttons.Keyboar
     keywords = [f.value for f in rows if f.kind is FollowKind.KEYWORD]
     excludes = [f.value for f in rows if f.kind is FollowKind.EXCLUDE]
     everything = any(f.kind is FollowKind.ALL for f in rows)
+    # An exclusion reads −football, not as the quoted phrase “-football” it is not.
     removable = [
-        (f.id, f.value if f.kind is FollowKind.KEYWORD else f"-{f.value}")
+        (
+            f.id,
+            f"“{f.value}”" if f.kind is FollowKind.KEYWORD else f"−{f.value}",
+            buttons.follow_tag(f.kind, f.value),
+        )
         for f in rows
         if f.kind in (FollowKind.KEYWORD, FollowKind.EXCLUDE)
     ]
-    text = replies.following(everything, topics, keywords, excludes, prefs)
+    muted = [topic_map[f.value] for f in rows if f.kind is FollowKind.MUTE and f.value in topic_map]
+    text = replies.following(everything, topics, keywords, excludes, prefs, muted)
     return text, buttons.following_keyboard(topics, removable)
 
 

@@ -54,8 +54,13 @@ async def digest(update: Update, context: BotContext) -> None:
 
 
 async def language(update: Update, context: BotContext) -> None:
-    """Which story languages this chat wants (all by default)."""
-    codes = args.parse_languages(list(context.args or []))
+    """Which story languages this chat wants (all by default).
+
+    A source's configured language is what a story gets when detection cannot tell, so it
+    is accepted too, whatever detection itself answers.
+    """
+    configured = {source.language for source in context.deps.sources if source.language}
+    codes = args.parse_languages(list(context.args or []), also=configured)
     place = await require_manager(update, context)
     async with context.deps.sessions() as session, session.begin():
         await chats.update_settings(session, place.chat_id, languages=" ".join(sorted(codes)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from telegram import Update
@@ -22,7 +23,10 @@ async def latest(update: Update, context: BotContext) -> None:
 
 
 async def topic(update: Update, context: BotContext) -> None:
-    """Without a name: topics with 24 h counts. With one: that topic's newest, or a search."""
+    """Without a name: topics with 24 h counts. With one: that topic's newest, or a search.
+
+    Both lists keep to the chat's /language setting, as /latest does.
+    """
     deps = context.deps
     query = args.parse_query(list(context.args or []))
     if not query:
@@ -35,12 +39,14 @@ async def topic(update: Update, context: BotContext) -> None:
     if found_topic is not None:
         await show_topic(update, context, found_topic.key)
         return
+    prefs = await _prefs(update, context)
     async with deps.sessions() as session:
-        found = await stories.search(session, query, SEARCH_RESULTS)
-    if not found:
+        found = await stories.search(session, query, SEARCH_RESULTS, languages=prefs.languages)
+        hidden = await _hidden(found, prefs, lambda: stories.search(session, query, 1))
+    if not found and not hidden:
         await reply(update, replies.no_matches(query, [t.key for t in deps.topics.suggest(query)]))
         return
-    await _send_list(update, context, found, f"Stories matching “{query}”")
+    await _send_list(update, context, found, f"Stories matching “{query}”", prefs, hidden)
 
 
 async def show_latest(update: Update, context: BotContext, count: int) -> None:
@@ -48,16 +54,30 @@ async def show_latest(update: Update, context: BotContext, count: int) -> None:
     prefs = await _prefs(update, context)
     async with context.deps.sessions() as session:
         found = await stories.latest(session, count, languages=prefs.languages, items=True)
-    heading = f"Latest {len(found)} stories" if len(found) != 1 else "Latest story"
-    await _send_list(update, context, found, heading, prefs)
+        hidden = await _hidden(found, prefs, lambda: stories.latest(session, 1))
+    heading = f"Latest {len(found)} stories" if len(found) > 1 else "Latest story"
+    await _send_list(update, context, found, heading if found else "Latest stories", prefs, hidden)
 
 
 async def show_topic(update: Update, context: BotContext, key: str) -> None:
-    """The newest stories on one topic, in the chat's time zone."""
+    """The newest stories on one topic in the chat's languages, in its time zone."""
     deps = context.deps
+    prefs = await _prefs(update, context)
     async with deps.sessions() as session:
-        found = await stories.latest(session, TOPIC_RESULTS, topic=key, items=True)
-    await _send_list(update, context, found, f"Latest on {deps.topic_map[key].label}")
+        found = await stories.latest(
+            session, TOPIC_RESULTS, topic=key, languages=prefs.languages, items=True
+        )
+        hidden = await _hidden(found, prefs, lambda: stories.latest(session, 1, topic=key))
+    heading = f"Latest on {deps.topic_map[key].label}"
+    await _send_list(update, context, found, heading, prefs, hidden)
+
+
+async def _hidden(
+    found: list[Story], prefs: ChatPrefs, everywhere: Callable[[], Awaitable[list[Story]]]
+) -> bool:
+    """Is the list empty only because of the chat's languages? Then the answer says so;
+    `everywhere` asks again without them (only for an empty list, so rarely)."""
+    return not found and bool(prefs.languages) and bool(await everywhere())
 
 
 async def _prefs(update: Update, context: BotContext) -> ChatPrefs:
@@ -73,9 +93,12 @@ async def _send_list(
     context: BotContext,
     found: list[Story],
     heading: str,
-    prefs: ChatPrefs | None = None,
+    prefs: ChatPrefs,
+    hidden: bool = False,
 ) -> None:
-    prefs = prefs or await _prefs(update, context)
+    if hidden:
+        await reply(update, replies.none_in_languages(heading, prefs.languages))
+        return
     deps = context.deps
     for text in formatting.render_story_list(
         found, tz=prefs.timezone, topics=deps.topic_map, now=deps.clock(), heading=heading

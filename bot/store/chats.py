@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons import follow_tag
 from bot.db import ChatRow, DeliveryRow, FollowRow
 from bot.models import ChatPrefs, DigestMode
 from bot.store.dialect import insert_for
@@ -25,6 +26,8 @@ class FollowKind(StrEnum):
     TOPIC = "topic"
     KEYWORD = "keyword"
     EXCLUDE = "exclude"
+    MUTE = "mute"
+    """A topic muted from an alert: its stories skip this chat, whatever else it follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,9 @@ async def follows(
 async def add_follow(
     session: AsyncSession, chat_id: int, thread_id: int, kind: FollowKind, value: str, now: datetime
 ) -> bool:
-    """Follow something; False when it was followed already."""
+    """Follow something; False when it was followed already. Following a topic unmutes it."""
+    if kind is FollowKind.TOPIC:
+        await remove_follow(session, chat_id, thread_id, FollowKind.MUTE, value)
     result = await session.execute(
         insert_for(session, FollowRow)
         .values(chat_id=chat_id, thread_id=thread_id, kind=kind.value, value=value, created_at=now)
@@ -154,6 +159,20 @@ async def add_follows(
     return [
         await add_follow(session, chat_id, thread_id, kind, value, now) for kind, value in wanted
     ]
+
+
+async def follows_anything(session: AsyncSession, chat_id: int, thread_id: int) -> bool:
+    """True when this chat thread still gets alerts for something (a topic, a word, all)."""
+    found = await session.scalar(
+        select(FollowRow.id)
+        .where(
+            FollowRow.chat_id == chat_id,
+            FollowRow.thread_id == thread_id,
+            FollowRow.kind.in_((FollowKind.ALL, FollowKind.TOPIC, FollowKind.KEYWORD)),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def remove_first(
@@ -185,8 +204,12 @@ async def remove_follow(
     return result.first() is not None
 
 
-async def remove_follow_by_id(session: AsyncSession, chat_id: int, follow_id: int) -> Follow | None:
-    """Remove one follow of this chat by id (a /following button); None if it is not there.
+async def remove_follow_by_id(
+    session: AsyncSession, chat_id: int, follow_id: int, tag: str | None = None
+) -> Follow | None:
+    """Remove one word or exclusion follow of this chat by id (a /following button); None if
+    it is not there, or the id now belongs to another follow (its `follow_tag` differs, or it
+    is a topic: SQLite may reuse a removed follow's id).
 
     The id comes from callback data, which anyone can forge: one beyond the column's range
     is simply not there (PostgreSQL would refuse to compare it).
@@ -194,9 +217,13 @@ async def remove_follow_by_id(session: AsyncSession, chat_id: int, follow_id: in
     if not 0 < follow_id <= MAX_FOLLOW_ID:
         return None
     row = await session.scalar(
-        select(FollowRow).where(FollowRow.id == follow_id, FollowRow.chat_id == chat_id)
+        select(FollowRow).where(
+            FollowRow.id == follow_id,
+            FollowRow.chat_id == chat_id,
+            FollowRow.kind.in_((FollowKind.KEYWORD, FollowKind.EXCLUDE)),
+        )
     )
-    if row is None:
+    if row is None or (tag is not None and follow_tag(row.kind, row.value) != tag):
         return None
     follow = Follow(row.id, row.chat_id, row.thread_id, FollowKind(row.kind), row.value)
     await session.delete(row)

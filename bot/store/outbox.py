@@ -66,11 +66,12 @@ class KeywordFollow:
 
 
 async def keyword_follows(session: AsyncSession) -> list[KeywordFollow]:
-    """Every keyword follow and exclusion of active chats (matched in Python, per pass)."""
+    """Every keyword follow, exclusion and muted topic of active chats (matched in Python,
+    per pass)."""
     rows = await session.execute(
         select(FollowRow.chat_id, FollowRow.thread_id, FollowRow.kind, FollowRow.value)
         .join(ChatRow, ChatRow.id == FollowRow.chat_id)
-        .where(ChatRow.active.is_(True), FollowRow.kind.in_(("keyword", "exclude")))
+        .where(ChatRow.active.is_(True), FollowRow.kind.in_(("keyword", "exclude", "mute")))
     )
     return [KeywordFollow(*row) for row in rows.all()]
 

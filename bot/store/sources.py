@@ -110,8 +110,15 @@ def _new_row(source: Source, now: datetime) -> dict[str, object]:
     }
 
 
-async def add_source(session: AsyncSession, source: Source, now: datetime) -> bool:
-    """Add a chat-added source; False when the name or URL is taken already."""
+async def add_source(
+    session: AsyncSession, source: Source, now: datetime, *, fetched: bool = False
+) -> bool:
+    """Add a chat-added source; False when the name or URL is taken already.
+
+    `fetched` says the caller fetched and read it just now (as /addsource does), which
+    /sources then shows as its last success instead of "never". Its first pass still takes
+    the backlog without alerts.
+    """
     taken = await session.scalar(
         select(SourceRow.id).where((SourceRow.name == source.name) | (SourceRow.url == source.url))
     )
@@ -132,6 +139,7 @@ async def add_source(session: AsyncSession, source: Source, now: datetime) -> bo
             outage_notified=False,
             next_fetch_at=now,
             created_at=now,
+            last_success_at=now if fetched else None,
         )
     )
     await session.flush()

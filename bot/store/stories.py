@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import ItemRow, SourceRow, StoryRow, StoryTopicRow
@@ -109,10 +109,15 @@ async def get_stories(session: AsyncSession, story_ids: Sequence[int]) -> dict[i
 
 
 async def topic_counts(session: AsyncSession, since: datetime) -> dict[str, int]:
-    """Stories per topic first seen since `since`."""
+    """Stories per topic published since `since`.
+
+    Publication, not fetch time, as the lists sort: a new source's backlog of weeks-old
+    reports, all fetched in one pass, is not the last day's news.
+    """
     rows = await session.execute(
         select(StoryTopicRow.topic, func.count())
-        .where(StoryTopicRow.first_seen_at >= since)
+        .join(StoryRow, StoryRow.id == StoryTopicRow.story_id)
+        .where(StoryRow.published_at >= since)
         .group_by(StoryTopicRow.topic)
     )
     return {topic: int(count) for topic, count in rows.all()}
@@ -121,36 +126,44 @@ async def topic_counts(session: AsyncSession, since: datetime) -> dict[str, int]
 async def daily_counts(
     session: AsyncSession, since: datetime, topic: str | None = None
 ) -> list[tuple[datetime, str]]:
-    """(first_seen_at, topic) pairs since `since` for charts; topic "" for untagged stories."""
+    """(published_at, topic) pairs since `since` for charts; topic "" for untagged stories.
+
+    By publication time, for the reason `topic_counts` gives.
+    """
     if topic is None:
         rows = await session.execute(
-            select(StoryRow.first_seen_at, StoryRow.topics).where(StoryRow.first_seen_at >= since)
+            select(StoryRow.published_at, StoryRow.topics).where(StoryRow.published_at >= since)
         )
-        return [(seen, (topics.split() or [""])[0]) for seen, topics in rows.all()]
+        return [(published, (topics.split() or [""])[0]) for published, topics in rows.all()]
     rows = await session.execute(
-        select(StoryTopicRow.first_seen_at, StoryTopicRow.topic).where(
-            StoryTopicRow.first_seen_at >= since, StoryTopicRow.topic == topic
-        )
+        select(StoryRow.published_at, StoryTopicRow.topic)
+        .join(StoryRow, StoryRow.id == StoryTopicRow.story_id)
+        .where(StoryRow.published_at >= since, StoryTopicRow.topic == topic)
     )
-    return [(seen, name) for seen, name in rows.all()]
+    return [(published, name) for published, name in rows.all()]
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-async def search(session: AsyncSession, query: str, limit: int) -> list[Story]:
+async def search(
+    session: AsyncSession, query: str, limit: int, *, languages: frozenset[str] = frozenset()
+) -> list[Story]:
     """Stories matching the words of `query`, most relevant (and recent) first.
 
     SQLite uses FTS5's bm25 over headline and summary; PostgreSQL a weighted tsvector. The
-    query is reduced to plain words and passed as a parameter, so no syntax leaks in.
+    query is reduced to plain words and passed as a parameter, so no syntax leaks in; so are
+    the languages, when given (none means every language).
     """
     words = _WORD.findall(query.casefold())[:12]
     if not words:
         return []
+    in_languages = "AND story.language IN :languages " if languages else ""
     if dialect_name(session) == "postgresql":
         ts_query = " & ".join(f"{word}:*" for word in words)
         statement = text(
             "SELECT id FROM story WHERE search @@ to_tsquery('simple', :q) "
+            f"{in_languages}"
             "ORDER BY ts_rank(search, to_tsquery('simple', :q)) * "
             "(1.0 / (1 + extract(epoch from (now() at time zone 'utc' - published_at)) "
             "/ 86400.0)) "
@@ -161,11 +174,16 @@ async def search(session: AsyncSession, query: str, limit: int) -> list[Story]:
         statement = text(
             "SELECT story.id FROM story_fts JOIN story ON story.id = story_fts.rowid "
             "WHERE story_fts MATCH :q "
+            f"{in_languages}"
             "ORDER BY bm25(story_fts, 2.0, 1.0) * "
             "(1.0 / (1 + (julianday('now') - julianday(story.published_at)))) ASC, "
             "story.id DESC LIMIT :n"
         )
-    ids = [row[0] for row in (await session.execute(statement, {"q": ts_query, "n": limit})).all()]
+    values: dict[str, object] = {"q": ts_query, "n": limit}
+    if languages:
+        statement = statement.bindparams(bindparam("languages", expanding=True))
+        values["languages"] = sorted(languages)
+    ids = [row[0] for row in (await session.execute(statement, values)).all()]
     stories = await get_stories(session, ids)
     return [stories[story_id] for story_id in ids if story_id in stories]
 

@@ -10,6 +10,7 @@ from bot import args
 from bot.args import Term
 from bot.config import load_topics
 from bot.errors import UserError
+from bot.language import LANGUAGES
 from bot.models import DigestMode
 from bot.topics import compile_topics
 
@@ -114,10 +115,23 @@ def test_parse_digest_refuses(given: list[str]) -> None:
         ("UTC+3", "Etc/GMT-3"),
         ("gmt-5", "Etc/GMT+5"),
         ("UTC+0", "UTC"),
+        ("CET", "CET"),
+        ("eet", "EET"),
+        ("EST", "EST"),
+        ("MST", "MST"),
+        ("GMT", "UTC"),
+        ("Japan", "Japan"),
+        ("singapore", "Asia/Singapore"),
+        ("UTC+5:30", "UTC+05:30"),
+        ("utc+05:45", "UTC+05:45"),
+        ("GMT-9:30", "UTC-09:30"),
+        ("UTC+0530", "UTC+05:30"),
+        ("UTC+03:00", "Etc/GMT-3"),
     ],
 )
 def test_parse_timezone_accepts(given: str, zone: str) -> None:
-    """IANA names in any case, a city alone, or a fixed offset."""
+    """IANA names in any case (also those without a slash, such as CET), a city alone (its
+    Area/City zone before a legacy name), or a fixed offset, whole or half hours (audit 7)."""
     assert args.parse_timezone([given]) == zone
 
 
@@ -132,12 +146,19 @@ def test_parse_timezone_accepts(given: str, zone: str) -> None:
         ([], "/timezone Europe/Kyiv", False),
         (["Europe/Kyiv", "Europe/Paris"], "/timezone Europe/Kyiv", False),
         (["z" * 100], "/timezone Europe/Kyiv", False),
+        (["PST"], "/timezone Europe/Kyiv", False),
+        (["IST"], "/timezone Europe/Kyiv", False),
+        (["CEST"], "/timezone Europe/Kyiv", False),
+        (["Australia/Wst"], "/timezone Australia/West", True),
+        (["UTC+5:20"], "/timezone UTC+5:30", False),
+        (["UTC+14:30"], "/timezone UTC+3", False),
     ],
 )
 def test_parse_timezone_refuses_with_a_suggestion(
     given: list[str], example: str, suggested: bool
 ) -> None:
-    """A typo gets "did you mean" and the corrected command; nonsense a working example."""
+    """A typo gets "did you mean" and the corrected command; nonsense, and an abbreviation no
+    zone has (PST), a working example rather than an unrelated zone (audit 7)."""
     with pytest.raises(UserError) as caught:
         args.parse_timezone(given)
     assert caught.value.example == example
@@ -151,6 +172,8 @@ def test_parse_timezone_refuses_with_a_suggestion(
         (["EN,UK"], {"en", "uk"}),
         (["en", "en"], {"en"}),
         (["all"], set()),
+        (["ALL"], set()),
+        (["fa", "zh", "ka"], {"fa", "zh", "ka"}),
     ],
 )
 def test_parse_languages(given: list[str], expected: set[str]) -> None:
@@ -158,13 +181,41 @@ def test_parse_languages(given: list[str], expected: set[str]) -> None:
     assert args.parse_languages(given) == expected
 
 
+def test_parse_languages_accepts_every_language_detection_answers() -> None:
+    """Every code the language detector can give a story is one a chat can ask for."""
+    for code in LANGUAGES:
+        assert args.parse_languages([code]) == {code}
+
+
+def test_parse_languages_accepts_the_languages_of_configured_sources() -> None:
+    """A source configured with a language detection never answers still counts (audit 4)."""
+    assert args.parse_languages(["eo"], also=frozenset({"eo"})) == {"eo"}
+
+
 @pytest.mark.parametrize(
-    "given", [[], ["xx-yy"], ["english"], ["<b>"], [f"a{n:02}"[:3] for n in range(11)]]
+    ("given", "message"),
+    [
+        ([], "Give language codes"),
+        (["xx-yy"], "two-letter codes"),
+        (["english"], "two-letter codes"),
+        (["<b>"], "two-letter codes"),
+        ([f"a{n:02}"[:3] for n in range(11)], "two-letter codes"),
+        (["xx"], "'xx' is not a language"),
+        (["en", "qq"], "'qq' is not a language"),
+        (["eng"], "'eng' is not a language"),
+        (["und"], "'und' is not a language"),
+        (["all", "en"], "all alone"),
+        (["en,all"], "all alone"),
+    ],
 )
-def test_parse_languages_refuses(given: list[str]) -> None:
-    """Only two- or three-letter codes, at most ten."""
-    with pytest.raises(UserError):
+def test_parse_languages_refuses(given: list[str], message: str) -> None:
+    """Only known two-letter codes, at most ten, and `all` only alone; the example works
+    (audit 4: `/language xx` used to be taken and then the chat got nothing)."""
+    with pytest.raises(UserError) as caught:
         args.parse_languages(given)
+    assert message in caught.value.message
+    assert caught.value.example is not None
+    assert args.parse_languages(caught.value.example.split()[1:]) is not None
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ from bot.buttons import (
     button_text,
     decode_callback,
     encode_callback,
+    follow_tag,
     following_keyboard,
+    split_follow_arg,
     start_keyboard,
     stop_keyboard,
     to_reply_markup,
@@ -49,9 +51,10 @@ VALID: list[tuple[Action, str]] = [
     (Action.MORE, "north-korea"),
     (Action.MUTE, "kursk"),
     (Action.UNDO, "zaporizhzhia-npp"),
+    (Action.UNMUTE, "drones"),
     (Action.FOLLOW, "україна"),
     (Action.UNFOLLOW_TOPIC, "north korea"),
-    (Action.UNFOLLOW_KEYWORD, "12345"),
+    (Action.UNFOLLOW_KEYWORD, "12345-0a1b2c"),
     (Action.STOP_CONFIRM, ""),
     (Action.STOP_CANCEL, ""),
     (Action.OUTLETS, "987654321012"),
@@ -222,13 +225,21 @@ def test_start_keyboard() -> None:
 
 
 def test_following_keyboard() -> None:
-    """A remove button per followed topic and per keyword follow (by id)."""
-    keyboard = following_keyboard([KURSK], [(17, "Bakhmut"), (0, "stale")])
+    """A remove button per followed topic and per keyword follow (by id and tag)."""
+    tag = follow_tag("keyword", "Bakhmut")
+    keyboard = following_keyboard([KURSK], [(17, "“Bakhmut”", tag), (0, "stale", tag)])
     assert [[b.text for b in row] for row in keyboard] == [["✖ Kursk", "✖ “Bakhmut”"]]
     assert callbacks(keyboard) == [
         Callback(Action.UNFOLLOW_TOPIC, "kursk"),
-        Callback(Action.UNFOLLOW_KEYWORD, "17"),
+        Callback(Action.UNFOLLOW_KEYWORD, f"17-{tag}"),
     ]
+    assert split_follow_arg(f"17-{tag}") == (17, tag) and split_follow_arg("17") == (17, None)
+    assert len(tag) == 6 and tag != follow_tag("exclude", "Bakhmut")
+
+
+@pytest.mark.parametrize("arg", ["17-", "17-abc", "17-ABCDEF", "17-abcdefa", "x-abcdef", "-abcdef"])
+def test_a_malformed_follow_tag_is_refused(arg: str) -> None:
+    assert decode_callback(f"1k:{arg}") is None
 
 
 def test_stop_and_undo_keyboards() -> None:
@@ -263,7 +274,7 @@ def test_every_keyboard_is_accepted_by_telegram() -> None:
     keyboards = [
         alert_keyboard(STORY, TOPICS),
         start_keyboard([NK, KURSK]),
-        following_keyboard([NK], [(1, "x")]),
+        following_keyboard([NK], [(1, "“x”", follow_tag("keyword", "x"))]),
         stop_keyboard(),
         undo_keyboard(KURSK),
     ]

@@ -17,7 +17,14 @@ from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-from bot.emulator import DEFAULT_TOKEN, Emulator, FloodLimits, SentRecord, render_for_terminal
+from bot.emulator import (
+    ANONYMOUS_ADMIN_ID,
+    DEFAULT_TOKEN,
+    Emulator,
+    FloodLimits,
+    SentRecord,
+    render_for_terminal,
+)
 from bot.emulator_flood import FloodControl
 from bot.emulator_methods import METHODS
 from bot.emulator_params import Args, Kind, Param
@@ -339,6 +346,17 @@ async def test_long_poll_returns_a_message_said_mid_wait(bot: telegram.Bot, emu:
         "/latest@conflictbot_bot 3",
     )
     assert [(e.type, e.offset, e.length) for e in message.entities] == [("bot_command", 0, 23)]
+
+
+async def test_an_anonymous_admin_writes_as_the_group(bot: telegram.Bot, emu: Emulator) -> None:
+    """A group admin who stays anonymous writes as the group: `from` is GroupAnonymousBot and
+    `sender_chat` the group itself, as Telegram sends it."""
+    emu.user_says(GROUP, "/follow energy", as_group=True)
+    (update,) = await bot.get_updates(timeout=1)
+    message = update.message
+    assert message.sender_chat is not None and message.sender_chat.id == GROUP
+    assert message.from_user.id == ANONYMOUS_ADMIN_ID and message.from_user.is_bot
+    assert message.from_user.username == "GroupAnonymousBot"
 
 
 async def test_a_real_application_runs_against_the_emulator(emu: Emulator) -> None:

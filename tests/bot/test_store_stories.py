@@ -99,6 +99,39 @@ def article(
     return made
 
 
+async def test_topic_and_daily_counts_go_by_news_time_not_fetch_time(store: Store) -> None:
+    """/topic's 24 h counts and /trend's days count a story when it was published, as the
+    lists sort it: a weeks-old backlog fetched today is not today's news (audit 6)."""
+    fresh = NOW - timedelta(hours=2)
+    async with store.sessions() as session, session.begin():
+        await store.put(
+            session,
+            article(
+                "Wire A",
+                "Shelling near Kursk border villages",
+                "Kursk region officials reported shelling near Sudzha overnight.",
+                published=fresh,
+            ),
+        )
+        await store.put(
+            session,
+            article(
+                "Wire B",
+                "Kursk governor opens a rebuilt library in Rylsk",
+                "The Kursk governor opened the library, rebuilt after a fire last winter.",
+                published=NOW - timedelta(days=20),
+            ),
+        )
+    async with store.sessions() as session:
+        assert len(await stories.latest(session, 10, topic="kursk")) == 2
+        assert (await stories.topic_counts(session, NOW - timedelta(hours=24)))["kursk"] == 1
+        days = await stories.daily_counts(session, NOW - timedelta(days=14))
+        assert [when for when, _ in days] == [fresh]
+        assert await stories.daily_counts(session, NOW - timedelta(days=14), "kursk") == [
+            (fresh, "kursk")
+        ]
+
+
 async def test_known_keys_are_urls_and_content_anywhere_and_guids_within_a_source(
     store: Store,
 ) -> None:

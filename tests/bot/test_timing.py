@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from bot.models import ChatPrefs, DigestMode
-from bot.timing import digest_due, in_quiet_hours, next_fetch_at, quiet_ends_at
+from bot.timing import digest_due, in_quiet_hours, next_fetch_at, quiet_ends_at, zone
 
 
 def prefs(**values: object) -> ChatPrefs:
@@ -28,6 +28,10 @@ def prefs(**values: object) -> ChatPrefs:
         # 21:30 UTC in July is 00:30 in Kyiv (UTC+3): quiet.
         (datetime(2026, 7, 10, 21, 30, tzinfo=UTC), time(23), time(7), "Europe/Kyiv", True),
         (datetime(2026, 7, 10, 19, 30, tzinfo=UTC), time(23), time(7), "Europe/Kyiv", False),
+        # 17:45 UTC is 23:15 at UTC+05:30 (a fixed offset from /timezone UTC+5:30): quiet.
+        (datetime(2026, 7, 10, 17, 45, tzinfo=UTC), time(23), time(7), "UTC+05:30", True),
+        (datetime(2026, 7, 10, 17, 15, tzinfo=UTC), time(23), time(7), "UTC+05:30", False),
+        (datetime(2026, 7, 10, 22, 30, tzinfo=UTC), time(23), time(7), "CET", True),
     ],
 )
 def test_quiet_hours_in_the_chats_zone(
@@ -35,6 +39,23 @@ def test_quiet_hours_in_the_chats_zone(
 ) -> None:
     """Quiet windows wrap midnight and follow the chat's zone, DST included."""
     assert in_quiet_hours(now, prefs(quiet_start=start, quiet_end=end, timezone=tz)) is quiet
+
+
+@pytest.mark.parametrize(
+    ("name", "offset"),
+    [
+        ("UTC+05:30", timedelta(hours=5, minutes=30)),
+        ("UTC+05:45", timedelta(hours=5, minutes=45)),
+        ("UTC-09:30", -timedelta(hours=9, minutes=30)),
+        ("Etc/GMT-3", timedelta(hours=3)),
+        ("UTC+99:00", timedelta(0)),
+        ("Mars/Olympus", timedelta(0)),
+    ],
+)
+def test_zone_reads_fixed_offsets(name: str, offset: timedelta) -> None:
+    """A half-hour offset /timezone stored (no IANA name has it) is that fixed offset; an
+    unknown name is UTC (audit 7)."""
+    assert zone(name).utcoffset(datetime(2026, 7, 1, tzinfo=UTC)) == offset
 
 
 def test_quiet_end_across_dst_change() -> None:

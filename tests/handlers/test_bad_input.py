@@ -85,6 +85,11 @@ BAD_INPUT = [
     ("/language xx-yy", LANGUAGES, True),
     ("/language english", LANGUAGES, True),
     ("/language <b>", LANGUAGES, True),
+    ("/language xx", "'xx' is not a language", True),
+    ("/language en qq", "'qq' is not a language", True),
+    ("/language all en", "all alone", True),
+    ("/timezone PST", ZONE, True),
+    ("/timezone UTC+5:20", "or :30 or :45", True),
     # unknown and admin-only commands, other bots' commands
     ("/nonsense", UNKNOWN, True),
     ("/stats", UNKNOWN, True),
@@ -126,5 +131,6 @@ async def test_bad_input_gets_one_short_polite_answer(database_url: str, tmp_pat
             assert await chats.follows(session, chat.chat_id) == []
             prefs = await chats.get_prefs(session, chat.chat_id)
             assert prefs is not None and prefs.timezone == "UTC" and prefs.quiet_start is None
+            assert prefs.languages == frozenset()
         (latest,) = await chat.send("/latest 1")
         assert latest.text.startswith("<b>Latest story</b>")

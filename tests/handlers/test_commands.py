@@ -38,6 +38,12 @@ ONE_FEED = {"limits": FloodLimits.off(), "sources": one_feed}
 WITH_BROKEN = {"limits": FloodLimits.off(), "sources": one_feed_and_a_broken_one}
 FEED = "dnipro_ledger.rss"
 UNKNOWN = "I don't know that command."
+ONE_ITEM_FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Lone</title>'
+    b"<link>https://lone.example/</link><description>One item</description>"
+    b"<item><title>Only story</title><link>https://lone.example/1</link></item>"
+    b"</channel></rss>"
+)
 
 
 @dataclass
@@ -86,10 +92,15 @@ def headlines(records: list[SentRecord]) -> list[str]:
 
 
 async def test_reading_commands(database_url: str, tmp_path: Path) -> None:
-    """/start, /help, /latest [N], /topic (24 h counts), /topic NAME by key, label, alias,
-    any case or accent, /sources with health, /trend, and @BotName suffixes all answer; so
-    does every example /help gives."""
+    """/start, /help, /latest [N], /topic (24 h counts of what was published), /topic NAME
+    by key, label, alias, any case or accent, /sources with health, /trend, and @BotName
+    suffixes all answer; so does every example /help gives."""
     async with harness(database_url, tmp_path, **WITH_BROKEN) as h:
+        Newsdesk(h).publish(
+            "kursk-today",
+            "Shelling near Kursk border villages",
+            "Kursk region officials reported shelling near Sudzha overnight; two were hurt.",
+        )
         await h.fetch()
         chat = h.chat()
         (welcome,) = await chat.send("/start", settle=0.1)
@@ -109,7 +120,8 @@ async def test_reading_commands(database_url: str, tmp_path: Path) -> None:
         )
         (counts,) = await chat.send("/topic", settle=0.1)
         assert "last 24 h" in counts.text
-        assert re.search(r"Kursk: [1-9]", counts.text)
+        # By publication (audit 6): today's story counts, the May backlog fetched today not.
+        assert "Kursk: 1\n" in counts.text and "Kharkiv: 0" in counts.text
         for name in ("north-korea", "North Korea", "dprk", "NORTH KORÉA", "КНДР"):
             listing = await chat.send(f"/topic {name}", settle=0.1)
             assert "Latest on North Korea" in listing[0].text, name
@@ -177,7 +189,8 @@ async def test_addsource_and_removesource_when_private_sources_are_allowed(
     database_url: str, tmp_path: Path
 ) -> None:
     """With ALLOW_PRIVATE_SOURCES the admin adds a loopback feed after one fetch that checks it
-    is a feed; /sources lists it; a page that is no feed is refused; /removesource stops it."""
+    is a feed; /sources lists it, with that fetch as its last success (audit 8); a page that
+    is no feed is refused; /removesource stops it."""
     async with harness(database_url, tmp_path, allow_private_sources=True, **FAST) as h:
         body = (SAMPLE_FEEDS_DIR / "kharkiv_courier.rdf").read_bytes()
         h.feeds.set_feed("/extra/feed.rdf", body, "application/rdf+xml")
@@ -196,6 +209,11 @@ async def test_addsource_and_removesource_when_private_sources_are_allowed(
         assert "not a feed" in page.text
         (listing,) = await admin.send("/sources", settle=0.1)
         assert "Extra Courier" in listing.text and "Page" not in listing.text
+        (extra,) = [line for line in listing.render().splitlines() if "Extra Courier" in line]
+        assert "last success" in extra and "never" not in extra, extra
+        h.feeds.set_feed("/extra/one.rss", ONE_ITEM_FEED, "application/rss+xml")
+        (one,) = await admin.send(f"/addsource {h.feeds.url('/extra/one.rss')} Lone", settle=0.1)
+        assert "(1 item now)" in one.text, one.text
         (removed,) = await admin.send("/removesource Extra Courier", settle=0.1)
         assert "Stopped polling" in removed.text
         (listing,) = await admin.send("/sources", settle=0.1)
@@ -245,6 +263,55 @@ async def test_settings_commands_change_what_following_shows(
         assert "Languages: all" in shown.text
 
 
+CYRILLIC = re.compile("[а-яіїєґ]", re.I)
+NONE_IN_LANGUAGES = "Nothing here in your languages ({}); <code>/language all</code> shows every"
+
+
+async def test_language_filters_topics_and_searches_and_says_so(
+    database_url: str, tmp_path: Path
+) -> None:
+    """/language filters /topic NAME and searches as it does /latest (audit 5); a list left
+    empty by the filter says so and how to see everything, and an empty /latest is not headed
+    "Latest 0 stories"; a code no story can carry is refused (audit 4)."""
+    async with harness(database_url, tmp_path, **FAST) as h:
+        await h.fetch()
+        chat = h.chat()
+        (refused,) = await chat.send("/language xx", settle=0.1)
+        assert "'xx' is not a language" in refused.text
+        assert "<code>/language en uk</code>" in refused.text
+        (refused,) = await chat.send("/language all en", settle=0.1)
+        assert "all alone" in refused.text
+        await chat.send("/language en", settle=0.1)
+        english = headlines(await chat.send("/topic kharkiv", settle=0.1))
+        assert english and not any(CYRILLIC.search(line) for line in english)
+        (search,) = await chat.send("/topic Сапери", settle=0.1)
+        assert NONE_IN_LANGUAGES.format("en") in search.text, search.text
+        await chat.send("/language uk", settle=0.1)
+        ukrainian = headlines(await chat.send("/topic kharkiv", settle=0.1))
+        assert ukrainian and all(CYRILLIC.search(line) for line in ukrainian)
+        assert "Сапери" in headlines(await chat.send("/topic Сапери", settle=0.1))[0]
+        await chat.send("/language de", settle=0.1)
+        for command in ("/latest", "/topic kharkiv", "/topic Kharkiv trains"):
+            (empty,) = await chat.send(command, settle=0.1)
+            assert NONE_IN_LANGUAGES.format("de") in empty.text, (command, empty.text)
+            assert "Latest 0" not in empty.text
+        (nothing,) = await chat.send("/topic zzqqx", settle=0.1)
+        assert "No stories match" in nothing.text
+
+
+async def test_language_of_a_configured_source_is_accepted(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A language a source is configured with counts, even one detection never answers."""
+
+    def esperanto(feeds: FeedServer) -> str:
+        return one_feed(feeds).replace('language = "en"', 'language = "eo"')
+
+    async with harness(database_url, tmp_path, limits=FloodLimits.off(), sources=esperanto) as h:
+        (answer,) = await h.chat().send("/language eo en", settle=0.1)
+        assert "Stories in: en eo" in answer.text
+
+
 async def test_stop_asks_then_deletes_and_alerts_stop(database_url: str, tmp_path: Path) -> None:
     """/stop asks with a button; Cancel changes nothing; Yes deletes the chat's follows and
     settings, and a later story that it used to follow is queued only for another chat."""
@@ -284,7 +351,8 @@ async def test_follow_by_any_name_with_suggestions_all_and_limits(
 ) -> None:
     """/follow takes a topic's key, label or alias in any case or accent (several words too),
     suggests the nearest topics for a typo, follows everything with `all`, and stops at
-    MAX_FOLLOWS things per chat; /unfollow and /unsubscribe undo."""
+    MAX_FOLLOWS things per chat; /unfollow and /unsubscribe undo. A thing named twice in one
+    command is followed once, not also "already followed" (audit 8)."""
     async with harness(database_url, tmp_path, **ONE_FEED) as h:
         chat = h.chat()
         for command, answer in (
@@ -295,6 +363,10 @@ async def test_follow_by_any_name_with_suggestions_all_and_limits(
                 "Following: <b>Kursk</b>, <b>Missiles and air defence</b>",
             ),
             ("/follow kursj", "Did you mean <code>kursk</code>?"),
+            ("/follow drones drones UAV", "✅ Following: <b>Drones</b>"),
+            ('/follow "grain deal" "grain  deal"', "✅ Following: <b>“grain deal”</b>"),
+            ("/unfollow drones", "Stopped: <b>Drones</b>"),
+            ('/unfollow "grain deal"', "Stopped: <b>“grain deal”</b>"),
             ("/follow all", "Following: <b>everything</b>"),
             ("/unsubscribe kursk", "Stopped: <b>Kursk</b>"),
             ("/unfollow dprk all", "Stopped: <b>North Korea</b>, <b>everything</b>"),
@@ -302,6 +374,7 @@ async def test_follow_by_any_name_with_suggestions_all_and_limits(
         ):
             (reply,) = await chat.send(command, settle=0.1)
             assert answer in reply.text, command
+            assert "Already" not in reply.text or "Already" in answer, (command, reply.text)
         for batch in range(5):
             words = " ".join(f'"phrase {batch} {n}"' for n in range(10))
             (reply,) = await chat.send(f"/follow {words}", settle=0.1)

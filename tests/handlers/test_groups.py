@@ -69,6 +69,22 @@ async def test_members_read_but_only_admins_change(database_url: str, tmp_path: 
         assert h.emulator.requests_by_method["getChatAdministrators"] >= 9
 
 
+async def test_an_anonymous_admin_may_change_settings(database_url: str, tmp_path: Path) -> None:
+    """An admin posting anonymously (as the group, from GroupAnonymousBot) is an admin of that
+    group and may change what it follows (audit 3); a member still may not."""
+    async with harness(database_url, tmp_path, **ONE_FEED) as h:
+        group = h.chat(-250, type="supergroup", admins=(ADMIN,), user_id=MEMBER)
+        since = len(h.emulator.sent)
+        h.emulator.user_says(group.chat_id, "/follow energy", as_group=True)
+        (answer,) = await group.replies(since, settle=0.2)
+        assert "Following: <b>Energy" in answer.text, answer.text
+        (refused,) = await group.send("/language en")
+        assert REFUSED in refused.text
+        async with h.deps.sessions() as session:
+            (follow,) = await chats.follows(session, group.chat_id)
+        assert follow.kind is FollowKind.TOPIC and follow.value == "energy"
+
+
 async def test_commands_for_other_bots_are_left_alone(database_url: str, tmp_path: Path) -> None:
     """In a group, `/latest@OtherBot` is another bot's business: no answer, not even a hint;
     in a private chat an unknown command always gets the hint."""
