@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -52,6 +53,7 @@ def run_demo(settings: Settings, *, script: str | None = None) -> int:
 
 async def _demo(settings: Settings, folder: Path, lines: list[str] | None) -> int:
     async with Emulator(DEFAULT_TOKEN) as emulator, FeedServer() as feeds:
+        feeds.freshen(datetime.now(UTC))
         sources = folder / "sources.toml"
         sources.write_text(DEMO_SOURCES_FILE.read_text().replace("{feeds}", feeds.base_url))
         database_url = f"sqlite+aiosqlite:///{folder / 'demo.db'}"

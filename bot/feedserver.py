@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -159,6 +161,16 @@ class FeedServer:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def freshen(self, now: datetime, *, newest_age: timedelta = timedelta(minutes=20)) -> None:
+        """Move every served feed's dates by one offset so that its newest item is
+        `newest_age` old at `now`: the demo's sample news reads as today's (its fixed May
+        2026 dates would leave "stories in the last 24 h" empty), spaced as written."""
+        for path, feed in list(self._feeds.items()):
+            newest = max(_feed_dates(feed.body), default=None)
+            if newest is not None:
+                body = shift_dates(feed.body, now - newest_age - newest)
+                self.set_feed(path, body, feed.content_type, conditional=feed.etag is not None)
 
     def set_feed(
         self,
@@ -328,6 +340,37 @@ def _is_current(feed: _Feed, request: web.Request) -> bool:
 def _normalise(path: str) -> str:
     """Paths are stored with one leading slash: "feeds/a.rss" and "/feeds/a.rss" are one."""
     return "/" + path.lstrip("/")
+
+
+_RFC822_DATE = re.compile(
+    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} "
+    rb"(?:[+-]\d{4}|GMT|UT|Z)"
+)
+_ISO_DATE = re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
+
+
+def _feed_dates(body: bytes) -> list[datetime]:
+    """Every RFC 822 (RSS) and ISO 8601 (Atom, RDF) timestamp in a feed, as aware times."""
+    found = [parsedate_to_datetime(m.group().decode()) for m in _RFC822_DATE.finditer(body)]
+    found += [datetime.fromisoformat(m.group().decode()) for m in _ISO_DATE.finditer(body)]
+    return found
+
+
+def shift_dates(body: bytes, delta: timedelta) -> bytes:
+    """The feed with every RFC 822 and ISO 8601 timestamp moved by `delta`, each written back
+    in its own format and offset (an RSS weekday follows its date)."""
+
+    def rfc822(match: re.Match[bytes]) -> bytes:
+        text = match.group().decode()
+        moved = parsedate_to_datetime(text) + delta
+        return format_datetime(moved, usegmt=not text[-5:].startswith(("+", "-"))).encode()
+
+    def iso(match: re.Match[bytes]) -> bytes:
+        text = match.group().decode()
+        moved = (datetime.fromisoformat(text) + delta).isoformat()
+        return (moved.removesuffix("+00:00") + "Z" if text.endswith("Z") else moved).encode()
+
+    return _ISO_DATE.sub(iso, _RFC822_DATE.sub(rfc822, body))
 
 
 def _content_type(file: Path) -> str:

@@ -7,8 +7,9 @@ import gzip
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from itertools import pairwise
 
 import feedparser
 import httpx
@@ -49,6 +50,31 @@ async def test_serves_every_bundled_feed_with_validators(
         assert response.headers["content-type"].startswith(expected_types[file.suffix])
         assert response.headers["etag"].startswith('"')
         assert parsedate_to_datetime(response.headers["last-modified"]).tzinfo is not None
+
+
+async def test_freshen_moves_the_sample_news_to_today_keeping_its_spacing(
+    server: FeedServer, http: httpx.AsyncClient
+) -> None:
+    """The demo's sample feeds, freshened: every feed's news is of the last hour or so, the
+    gaps between items are as written, and each date reads back in its own format."""
+    now = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+
+    def dates(body: bytes) -> list[datetime]:
+        parsed = feedparser.parse(body)
+        return [
+            datetime(*(e.get("published_parsed") or e.updated_parsed)[:6], tzinfo=UTC)
+            for e in parsed.entries
+        ]
+
+    before = {file.name: dates(file.read_bytes()) for file in sorted(SAMPLE_FEEDS_DIR.iterdir())}
+    server.freshen(now)
+    for name, old in before.items():
+        response = await http.get(server.url(f"/feeds/{name}"))
+        new = dates(response.content)
+        # the newest date of the feed (its channel's, if later than every item's) is 20 min old
+        assert now - timedelta(hours=1) < max(new) <= now - timedelta(minutes=20), name
+        assert [b - a for a, b in pairwise(old)] == [b - a for a, b in pairwise(new)]
+    assert b"+0300</pubDate>" in (await http.get(server.url(DNIPRO))).content
 
 
 async def test_compresses_for_clients_that_accept_gzip(
