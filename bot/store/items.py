@@ -15,11 +15,10 @@ one at a time would decide; the cost per article grows with neither the archive 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from itertools import chain
 
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,6 +121,7 @@ async def _plan(
     window: timedelta,
     held: dict[int, list[int]],
     known: tuple[dict[int, datetime | None], dict[int, StoredReports | None]],
+    index_dates: Mapping[int, datetime],
 ) -> list[tuple[int, bool] | None]:
     """Where each article goes, (story, created) or None for a repeat: the batch replayed
     in memory. Dates and reports are read for every article's likely stories at once, and
@@ -131,9 +131,13 @@ async def _plan(
     dates, loaded = known
     assigner = Assigner(source_name, window, held, dates, dict(loaded))
     kept = [(index, item) for index, item in enumerate(prepared) if index not in refused]
-    await add_dates(session, dates, (s for _, item in kept for s in assigner.likely(item.bands)))
+    await _add_dates(
+        session, dates, (s for _, item in kept for s in assigner.likely(item.bands)), index_dates
+    )
     first = {
-        index: await _ranked(session, assigner, item.bands, item.article.published_at - window)
+        index: await _ranked(
+            session, assigner, item.bands, item.article.published_at - window, index_dates
+        )
         for index, item in kept
     }
     likely = {story for ranking in first.values() for story in ranking.stories}
@@ -145,7 +149,7 @@ async def _plan(
             continue
         ranking = first[index]
         if assigner.stale(ranking):
-            ranking = await _ranked(session, assigner, item.bands, ranking.since)
+            ranking = await _ranked(session, assigner, item.bands, ranking.since, index_dates)
             await load_reports(session, assigner, ranking.stories)
         places.append(assigner.assign(item, ranking.stories))
     loaded.update(assigner.reports)
@@ -153,13 +157,37 @@ async def _plan(
 
 
 async def _ranked(
-    session: AsyncSession, assigner: Assigner, bands: Sequence[int], since: datetime
+    session: AsyncSession,
+    assigner: Assigner,
+    bands: Sequence[int],
+    since: datetime,
+    index_dates: Mapping[int, datetime],
 ) -> Ranking:
     """`assigner.ranked`, reading the dates it asks for first."""
     while (ranking := assigner.ranked(bands, since)) is None:
-        await add_dates(session, assigner.dates, assigner.undated)
+        await _add_dates(session, assigner.dates, assigner.undated, index_dates)
         assigner.undated.clear()
     return ranking
+
+
+async def _add_dates(
+    session: AsyncSession,
+    dates: dict[int, datetime | None],
+    stories: Iterable[int],
+    index_dates: Mapping[int, datetime],
+) -> None:
+    """The dates of these stories into `dates`: from the band index where it knows them
+    (nearly always), else read (`add_dates`)."""
+    unknown = []
+    for story in stories:
+        if story not in dates:
+            known = index_dates.get(story)
+            if known is None:
+                unknown.append(story)
+            else:
+                dates[story] = known
+    if unknown:
+        await add_dates(session, dates, unknown)
 
 
 async def store_article(
@@ -226,15 +254,11 @@ async def store_articles(
         index = new_index(window_hours)
     await bands.refresh(session, index, now)
     held = index.postings((key for item in prepared for key in item.bands), PER_BAND)
-    known_dates = index.dates
-    dates: dict[int, datetime | None] = {
-        story: known_dates[story]
-        for story in set(chain.from_iterable(held.values()))
-        if story in known_dates
-    }
-    read: tuple[dict[int, datetime | None], dict[int, StoredReports | None]] = (dates, {})
+    read: tuple[dict[int, datetime | None], dict[int, StoredReports | None]] = ({}, {})
     while True:
-        places = await _plan(session, source_name, prepared, refused, window, held, read)
+        places = await _plan(
+            session, source_name, prepared, refused, window, held, read, index.dates
+        )
         writer = Writer(session, source_id, source_name, prepared, places, now)
         late = await writer.write(breaking)
         if not late:
