@@ -30,9 +30,15 @@ BotApplication = Application[Any, BotContext, Any, Any, AppData, Any]
 
 
 async def open_deps(
-    settings: Settings, *, clock: Callable[[], datetime] = utc_now, role: str = "all"
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    role: str = "all",
+    sync_sources: bool = True,
 ) -> Deps:
-    """Open the process's resources and bring the sources table in line with the file."""
+    """Open the process's resources and bring the sources table in line with the file (not
+    with `sync_sources=False`, for commands that only read: `stories` run from a shell with
+    another SOURCES_FILE must not rewrite the operator's sources)."""
     engine = make_engine(settings.database_url)
     deps = Deps(
         settings=settings,
@@ -44,6 +50,8 @@ async def open_deps(
         clock=clock,
         role=role,
     )
+    if not sync_sources:
+        return deps
     try:
         async with deps.sessions() as session, session.begin():
             await sources.sync_sources(session, deps.sources, clock())

@@ -185,7 +185,7 @@ async def print_stories(
     `topic` may be a key, a label or an alias, as in the chat's /topic. One that is none of
     these is an error: printing no stories would look like a quiet day, not a typo.
     """
-    deps = await open_deps(settings)
+    deps = await open_deps(settings, sync_sources=False)
     try:
         key = None
         if topic is not None:
