@@ -31,6 +31,14 @@ from bot.store import sources, stories
 from bot.telegram_html import html_to_plain
 from bot.topics import TopicIndex
 
+_FETCHED = {
+    FetchStatus.OK: "fetched",
+    FetchStatus.NOT_MODIFIED: "not modified",
+    FetchStatus.ERROR: "failed",
+}
+"""What a progress line says of a response: "fetched", not "ok", since a fetched feed may
+still fail to parse, as the lines after the pass then say."""
+
 
 @contextmanager
 def _progress(
@@ -46,7 +54,8 @@ def _progress(
             nonlocal done
             done += 1
             name = names.get(result.url, result.url)
-            console.print(f"[{done}/{total}] {name}: {result.status.value}", highlight=False)
+            said = _FETCHED.get(result.status, result.status.value)
+            console.print(f"[{done}/{total}] {name}: {said}", highlight=False)
 
         yield line
         return
@@ -68,7 +77,7 @@ async def fetch_once(settings: Settings) -> int:
     Outages are reported here but left unannounced, so the running bot still tells the
     admins about them once. Exits 1 when a source was fetched but could not be stored.
     """
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # a captured line is never cut at 80
     deps = await open_deps(settings)
     try:
         with _progress(console, deps.sources) as advance:

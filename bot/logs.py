@@ -21,7 +21,9 @@ from types import TracebackType
 from typing import TextIO
 
 TOKEN_PATTERN = re.compile(r"\d{5,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
-BOT_PATH = re.compile(r"/bot[^/\s]+/")
+BOT_PATH = re.compile(r"/bot\d+(?::|%3[Aa])[^/\s]*/")
+"""A Bot API path's token segment (`/bot<id>:<secret>/`), however short its secret; not any
+path that happens to start with "bot" (`/both-sides/`, `https://bot.example.org/`)."""
 QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "aiohttp.access", "hpack", "alembic")
 REDACTED = "[REDACTED]"
 _MIN_SECRET_CHARS = 6

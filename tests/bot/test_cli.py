@@ -167,6 +167,22 @@ def _one_line_database_error(code: int, err: str, reason: str) -> None:
     assert len(message.splitlines()) == 2, err
 
 
+async def test_fetch_lines_are_whole_lines_when_captured(cli: Cli, tmp_path: Path) -> None:
+    """stderr captured (not a terminal): a failure's line is one line however long (rich
+    wrapped it at 80 columns, breaking grep), and progress says "fetched", not "ok", for a
+    response that the pass may still fail to read."""
+    name = "Broken Outlet Whose Name Is Long Enough To Pass The Eighty Column Mark Alone"
+    sources = tmp_path / "long.toml"
+    sources.write_text(
+        (tmp_path / "sources.toml").read_text().replace('"Broken Outlet"', f'"{name}"')
+    )
+    code, _out, err = await cli("fetch", SOURCES_FILE=str(sources))
+    assert code == 0, err
+    (failure,) = [line for line in err.splitlines() if line.startswith("✗")]
+    assert failure.startswith(f"✗ {name}: HTTP 500"), err
+    assert ": fetched" in err and ": ok" not in err, err
+
+
 ONE_SHOT = (("fetch",), ("sources", "check"), ("stories", "--json"))
 WRITERS = ONE_SHOT[:2]
 """The one-shot commands that write (`stories` only reads)."""

@@ -71,6 +71,25 @@ def test_redact_scrubs_every_spelling(text: str, kept: str) -> None:
     assert kept in clean
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.org/news/both-sides-claim-gains/",
+        "https://bot.example.org/telegram/",
+        "WEBHOOK_URL=https://bot.example.org/telegram",
+        "see /bots/ and /bottom/ of the page",
+    ],
+)
+def test_redact_leaves_ordinary_urls_alone(text: str) -> None:
+    """Only a token's path segment is scrubbed: addresses that merely contain "/bot" stay
+    readable in logs and error messages."""
+    assert redact(text, (TOKEN,)) == text
+
+
+def test_redact_scrubs_a_short_token_in_a_bot_path() -> None:
+    assert redact("GET /bot42:abc/getMe") == f"GET /bot{REDACTED}/getMe"
+
+
 def test_short_secrets_are_not_used_as_patterns() -> None:
     """A tiny "secret" would blank ordinary words; such values are ignored, not matched."""
     assert secret_parts(("ab", "", None, "x:abc")) == ()
