@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +201,13 @@ def test_sources_file_types_and_keys_are_checked(tmp_path: Path, text: str, mess
     """Wrong types were coerced (full_text = "false" stored as true, language = ["en"] as
     "['en']"), misspelt keys ignored, and a `[[sources]]` typo deactivated every source
     (audit-cli #3, #4, #7): each is one line naming the file, the source and the key."""
-    path = _write(tmp_path, text)
+    _refused_in_one_line(load_sources, _write(tmp_path, text), message)
+
+
+def _refused_in_one_line(load: Callable[[Path], object], path: Path, message: str) -> None:
+    """`load(path)` fails with one line that starts with the file and holds `message`."""
     with pytest.raises(ConfigError) as caught:
-        load_sources(path)
+        load(path)
     assert str(caught.value).startswith(str(path))
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
@@ -249,12 +254,7 @@ def test_an_empty_sources_file_means_no_file_sources(tmp_path: Path) -> None:
 def test_topics_file_types_and_keys_are_checked(tmp_path: Path, text: str, message: str) -> None:
     """`keywords = "Kursk"` became the keywords K, u, r, s, k and tagged every story with a
     "U.S." in it (audit-cli #7): wrong types and unknown keys are refused, one line each."""
-    path = _write(tmp_path, text, "topics.toml")
-    with pytest.raises(ConfigError) as caught:
-        load_topics(path)
-    assert str(caught.value).startswith(str(path))
-    assert message in str(caught.value)
-    assert "\n" not in str(caught.value)
+    _refused_in_one_line(load_topics, _write(tmp_path, text, "topics.toml"), message)
 
 
 def test_topics_file_fields(tmp_path: Path) -> None:

@@ -131,19 +131,27 @@ async def test_daily_digest_comes_at_the_chats_hour_split_below_the_limit(
         )
 
 
+async def first_hourly_digest(
+    bot: Bot, start: datetime
+) -> tuple[Job[object], list[Item], SentRecord]:
+    """A reader on hourly digests, two stories waiting, and the digest sent at `start`."""
+    job = digest_job(bot)
+    await setup_reader(bot, "/digest hourly")
+    first = [bot.news.fresh(), bot.news.fresh()]
+    bot.news.publish("alpha", *first)
+    await bot.h.fetch()
+    await statuses_become(bot, "digest", 2)
+    (digest,) = await run_at(bot, job, start)
+    assert (digest.text or "").startswith("<b>Hourly digest: 2 stories</b>")
+    return job, first, digest
+
+
 async def test_hourly_digest_sends_at_most_one_per_clock_hour(newsroom: Newsroom) -> None:
     """An hourly digest goes out for what is waiting, then not again until the next clock
     hour, when it lists only what arrived since."""
     start = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
     async with newsroom(clock=Clock(start)) as bot:
-        job = digest_job(bot)
-        await setup_reader(bot, "/digest hourly")
-        first = [bot.news.fresh(), bot.news.fresh()]
-        bot.news.publish("alpha", *first)
-        await bot.h.fetch()
-        await statuses_become(bot, "digest", 2)
-        (digest,) = await run_at(bot, job, start)
-        assert (digest.text or "").startswith("<b>Hourly digest: 2 stories</b>")
+        job, first, digest = await first_hourly_digest(bot, start)
 
         second = bot.news.fresh()
         bot.news.publish("beta", second)
@@ -165,14 +173,7 @@ async def test_a_digested_story_that_gains_outlets_leaves_the_digest_alone(
     the digest message into that story's alert: only single alerts are edited."""
     start = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
     async with newsroom(clock=Clock(start)) as bot:
-        job = digest_job(bot)
-        await setup_reader(bot, "/digest hourly")
-        first = [bot.news.fresh(), bot.news.fresh()]
-        bot.news.publish("alpha", *first)
-        await bot.h.fetch()
-        await statuses_become(bot, "digest", 2)
-        (digest,) = await run_at(bot, job, start)
-        assert (digest.text or "").startswith("<b>Hourly digest: 2 stories</b>")
+        _, first, _ = await first_hourly_digest(bot, start)
 
         story = first[0]
         same = Item(
