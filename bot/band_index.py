@@ -155,21 +155,26 @@ class BandIndex:
             high = np.searchsorted(self._pairs, starts + np.uint64(_SPAN), side="left")
             hit = np.flatnonzero(high > low)
             lengths = high[hit] - low[hit]
-            # Every held pair of every key hit, gathered at once, then cut per key.
+            # Every held pair of every key hit, gathered at once and reversed (newest first),
+            # then cut per key: key i's stories end where the keys after it begin.
             firsts = np.repeat(low[hit] - np.cumsum(lengths) + lengths, lengths)
-            held = self._pairs[firsts + np.arange(int(lengths.sum()))]
+            held = self._pairs[firsts + np.arange(int(lengths.sum()))][::-1]
             stories = ((held & np.uint64(_SPAN - 1)).astype(np.int64) + self._base).tolist()
-            end = 0
-            for key, length in zip(wanted[hit].tolist(), lengths.tolist(), strict=True):
-                start, end = end, end + length
-                found[key] = stories[start:end][::-1]
+            after = (lengths[::-1].cumsum()[::-1] - lengths).tolist()
+            for key, end, length in zip(wanted[hit].tolist(), after, lengths.tolist(), strict=True):
+                found[key] = stories[end : end + length]
+        if per_band < self.keep:
+            found = {key: newest[:per_band] for key, newest in found.items()}
         pending = self._pending
         if pending:
-            for key in wanted.tolist():
-                extra = pending.get(key)
-                if extra is not None:
-                    found[key] = sorted(extra.union(found.get(key, ())), reverse=True)
-        return {key: held[:per_band] for key, held in found.items()}
+            for key in filter(pending.__contains__, wanted.tolist()):
+                extra, older = sorted(pending[key], reverse=True), found.get(key)
+                if older and extra[-1] <= older[0]:
+                    extra = sorted(pending[key].union(older), reverse=True)
+                elif older:
+                    extra += older  # all newer than the merged ones (the usual case)
+                found[key] = extra[:per_band]
+        return found
 
     def _pack(self, keys: Int64s, stories: Int64s) -> _U64:
         return (keys.astype(np.uint64) << np.uint64(_STORY_BITS)) | (stories - self._base).astype(
