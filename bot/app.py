@@ -52,6 +52,13 @@ async def open_deps(
     )
     if not sync_sources:
         return deps
+    if not deps.sources:
+        log.warning(
+            "the sources file %s lists no sources: only those added with /addsource are fetched",
+            settings.sources_file,
+        )
+    if not deps.topics.topics:
+        log.warning("the topics file %s lists no topics", settings.topics_file)
     try:
         async with deps.sessions() as session, session.begin():
             await sources.sync_sources(session, deps.sources, clock())

@@ -328,3 +328,14 @@ async def test_stories_with_an_unknown_topic_is_an_error(cli: Cli) -> None:
     message = message_of(err)
     assert message.startswith("conflictbot: unknown topic 'kurks'; topics are: ")
     assert "kursk" in message and len(message.splitlines()) == 1
+
+
+async def test_an_empty_sources_file_is_named_in_a_warning(cli: Cli, tmp_path: Path) -> None:
+    """An empty SOURCES_FILE is allowed (sources may come from /addsource alone), but a pass
+    that fetches nothing because of it must say why instead of looking like a quiet day."""
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# no sources yet\n")
+    code, out, err = await cli("fetch", SOURCES_FILE=str(empty))
+    assert code == 0, err
+    assert SUMMARY.match(out.strip().splitlines()[-1]), out
+    assert f"the sources file {empty} lists no sources" in err
