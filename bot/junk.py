@@ -32,6 +32,9 @@ split into sentences, which would cost about a second per 400 kB; only its tail 
 
 _DECORATION = " \t›»«→←•·|*–—-:>"
 
+_ANY_STOP = re.compile(r"(?<=[.!?])\s+")
+"""Any stop followed by a space, whatever comes next (see `_news_within`)."""
+
 _SOCIAL = (
     r"facebook|twitter|x|whatsapp|linkedin|telegram|reddit|e-?mail|messenger|viber|"
     r"pinterest|flipboard|bluesky|threads|vk|print|copy link"
@@ -47,7 +50,10 @@ _JUNK_LINE = re.compile(
     r"you have entered an incorrect e-?mail address!?|"
     r"save my name, e-?mail,? and website .*|notify me of .* by e-?mail\.?|"
     r".*\brecaptcha\b.*|"
-    r"read more|read more(?::| here| about| on) .*|continue reading.*|keep reading|"
+    r"read more|read more(?::| here| about| on) .*|continue reading.*|keep reading\b.*|"
+    r"also read\s*[:|–—-].*|"
+    r"(?:this (?:article|story|post|piece|report) (?:was )?)?"
+    r"(?:originally published|(?:originally|first) appeared) (?:on|in|by|at) [^,]{1,80}|"
     r"see (?:also|more)\b.*|also on [\w-]+\.[\w.]{2,}\b.*|don'?t miss(?::.*)?|"
     r"like this (?:story|article)\?.*|"
     r"(?:lesen sie|mehr zum thema|à lire aussi|lire aussi|leggi anche|lee también|"
@@ -190,15 +196,38 @@ def _news_sentences(line: str, core: str) -> list[str] | None:
     """
     sentences = split_sentences(line) if len(line) <= _MAX_SPLIT_LINE else [line]
     if len(sentences) < 2:
-        return [] if _is_junk_sentence(line) else None
-    news = [s for s in sentences if not any(ch.isalpha() for ch in s) or not _is_junk_sentence(s)]
-    if len(news) == len(sentences):
+        return _news_within(line) if _is_junk_sentence(line) else None
+    news: list[str] = []
+    for sentence in sentences:
+        if not any(ch.isalpha() for ch in sentence) or not _is_junk_sentence(sentence):
+            news.append(sentence)
+        else:
+            news += _news_within(sentence)
+    if news == sentences:
         return None
     if not any(ch.isalpha() for s in news for ch in s):
         return []
     if _is_junk_line(core) and not any(len(s.split()) >= _NEWS_WORDS for s in news):
         return []
     return news
+
+
+def _news_within(sentence: str) -> list[str]:
+    """The pieces of a junk sentence that read as news sentences of their own (news-sized,
+    a capital to start, a stop to end) and are not junk: a link's text glued on in lower
+    case ("… officials said. click Cookie notice: we use cookies.") hides a sentence end
+    from the splitter, and the cookie rule would take the news along."""
+    pieces = _ANY_STOP.split(sentence)
+    if len(pieces) < 2:
+        return []
+    return [
+        piece
+        for piece in pieces
+        if len(piece.split()) >= _NEWS_WORDS
+        and (piece[0].isupper() or piece[0].isdigit() or piece[0] in '"“«')
+        and piece[-1] in '.!?"”»'
+        and not _is_junk_sentence(piece)
+    ]
 
 
 def _is_junk_sentence(sentence: str) -> bool:

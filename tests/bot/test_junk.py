@@ -85,6 +85,12 @@ from bot.normalise import clean_text
         "DON'T MISS",
         "Strike on depot shown in new footage [VIDEO]",
         "05.09.2024 | 2:03 min",
+        "Also read: Russia hits Odesa port",
+        "ALSO READ - Talks resume in Geneva",
+        "This article was originally published by Reuters.",
+        "This story first appeared on Example News.",
+        "Originally published at example.org",
+        "Keep reading to learn what officials said next.",
         "¯",
         "* * *",
     ],
@@ -118,6 +124,8 @@ def test_junk_lines_are_removed(line: str):
         "Published on 5 December, the UN report says 12 civilians died in Sumy region in November.",
         "Published on 5 December, the UN report says 12 civilians died.",
         "Updated figures show 40 drones were launched at Kyiv overnight.",
+        "Originally published in 2019, the UN report says 12 civilians died in Sumy region.",
+        "Also read by millions, the statement was posted on Telegram on Monday.",
     ],
 )
 def test_news_sentences_that_mention_junk_words_stay(line: str):
@@ -172,6 +180,14 @@ NEWS = "Russian forces shelled 12 communities in Sumy region overnight, official
             '"We will rebuild. … We will not leave," the mayor said.',
         ),
         (f"{NEWS} Advertisement. Drones also hit Kharkiv.", f"{NEWS} Drones also hit Kharkiv."),
+        (f"{NEWS} Also read: Russia hits Odesa port.", NEWS),
+        (f"{NEWS} This article was originally published by Reuters.", NEWS),
+        (f"{NEWS} Keep reading to learn what officials said next.", NEWS),
+        # A link's text glued on ("click", lower case) hides the sentence end from the
+        # splitter: the cookie banner must not take the news sentence with it.
+        (f"{NEWS} click Cookie notice: we use cookies. Read more", NEWS),
+        (f"{NEWS} click Cookie notice: we use cookies.", NEWS),
+        (f"{NEWS} here we use cookies to improve your experience.", NEWS),
     ],
 )
 def test_junk_sentences_are_cut_out_of_news_lines(line: str, expected: str):
@@ -280,3 +296,10 @@ def test_long_lines_still_lose_their_tails(line: str):
     """Tails far into a long line are still found and cut."""
     assert _may_have_tail(line)
     assert _strip_tail(line) != line
+
+
+def test_what_follows_junk_in_lower_case_is_not_rescued():
+    """Only news-shaped pieces of a junk sentence come back: the lower-case run-on of a
+    subscribe prompt is still part of the prompt."""
+    line = "Subscribe to our newsletter for the latest news. we send it daily to over a million readers"
+    assert strip_junk(f"News.\n{line}") == "News."
