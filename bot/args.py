@@ -99,6 +99,10 @@ def parse_time(text: str) -> time:
     return time(hour, minute)
 
 
+_WORDS = re.compile(r"[^\W\dh_]|h[^\W\d_]")
+"""Letters other than an hour's "h" (`23h`): a word that is no part of quiet hours."""
+
+
 def parse_quiet(args: list[str]) -> tuple[time, time] | None:
     """`/quiet 23:00-07:00` -> (start, end); `/quiet off` -> None."""
     example = "/quiet 23:00-07:00"
@@ -106,7 +110,7 @@ def parse_quiet(args: list[str]) -> tuple[time, time] | None:
     if joined in {"off", "none", "0"}:
         return None
     parts = re.split(r"[-–—]|to", joined) if joined else []
-    if len(parts) != 2:
+    if len(parts) != 2 or _WORDS.search(joined.replace("to", " ")):
         raise UserError("Give quiet hours as HH:MM-HH:MM in your time zone, or off.", example)
     try:
         start, end = parse_time(parts[0]), parse_time(parts[1])
@@ -246,7 +250,7 @@ def parse_languages(args: list[str], *, also: Collection[str] = ()) -> frozenset
         if len(codes) > 1:
             raise UserError("Say all alone for every language, or only codes.", "/language all")
         return frozenset()
-    bad = sorted(code for code in codes if not LANGUAGE_CODE.match(code))
+    bad = sorted(code for code in codes if not LANGUAGE_CODE.match(code) and code not in also)
     if bad or len(codes) > 10:
         raise UserError("Languages are two-letter codes such as en, uk or ru.", example)
     known = frozenset(LANGUAGES) | frozenset(also)

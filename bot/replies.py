@@ -135,12 +135,22 @@ def no_matches(query: str, suggestions: Sequence[str]) -> str:
     return text
 
 
+def trend_caption(total: int, label: str, days: int) -> str:
+    """The chart's caption (plain text: a photo caption is sent without parse mode)."""
+    stories = "1 story" if total == 1 else f"{total} stories"
+    return f"{stories} on {label} over the last {days} days"
+
+
 def unfollowed(removed: Sequence[str], missing: Sequence[str]) -> str:
     lines = []
     if removed:
         lines.append("🔕 Stopped: " + ", ".join(f"<b>{escape(r)}</b>" for r in removed))
     if missing:
-        lines.append("Not followed here: " + ", ".join(escape(m) for m in missing))
+        lines.append(
+            "Not followed here: "
+            + ", ".join(escape(m) for m in missing)
+            + ". <code>/following</code> shows what is."
+        )
     return "\n".join(lines) or "Nothing changed."
 
 

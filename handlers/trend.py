@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from telegram import Update
 
-from bot import args, charts
+from bot import args, charts, replies
 from bot.context import BotContext
 from bot.errors import UserError
 from bot.store import chats, stories
@@ -36,6 +36,6 @@ async def trend(update: Update, context: BotContext) -> None:
     if message is not None:
         await message.reply_photo(
             png,
-            caption=f"{sum(series.totals)} stories on {label} over the last {charts.DAYS} days",
+            caption=replies.trend_caption(sum(series.totals), label, charts.DAYS),
             do_quote=False,
         )

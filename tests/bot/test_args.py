@@ -188,8 +188,10 @@ def test_parse_languages_accepts_every_language_detection_answers() -> None:
 
 
 def test_parse_languages_accepts_the_languages_of_configured_sources() -> None:
-    """A source configured with a language detection never answers still counts (audit 4)."""
+    """A source configured with a language detection never answers still counts (audit 4),
+    region tags included: a source tagged `pt-BR` is stored as `pt-br` (chat audit 7)."""
     assert args.parse_languages(["eo"], also=frozenset({"eo"})) == {"eo"}
+    assert args.parse_languages(["pt-BR", "en"], also=frozenset({"pt-br"})) == {"pt-br", "en"}
 
 
 @pytest.mark.parametrize(
@@ -318,3 +320,12 @@ def test_parse_source_refuses(given: list[str]) -> None:
     """Only http and https addresses, with a name under 80 characters."""
     with pytest.raises(UserError):
         args.parse_source(given)
+
+
+@pytest.mark.parametrize("given", [["23:00-07:00", "extra"], ["23:00-07:00please"], ["now-7"]])
+def test_parse_quiet_names_a_stray_word_as_the_problem(given: list[str]) -> None:
+    """Valid hours with a word after them were answered "Hours look like 23:00", as if the
+    hours were wrong (chat audit 4): the answer asks for hours alone."""
+    with pytest.raises(UserError) as caught:
+        args.parse_quiet(given)
+    assert caught.value.message.startswith("Give quiet hours as HH:MM-HH:MM")

@@ -53,7 +53,7 @@ BAD_INPUT = [
     ("/follow " + "b" * 61, "under 60 characters", True),
     ("/follow all -", SHORT, True),
     ("/unfollow", TERMS, True),
-    ("/unfollow nothing", "Not followed here: nothing", False),
+    ("/unfollow nothing", "Not followed here: nothing. <code>/following</code> shows", False),
     # searches and topic names
     ("/topic " + "x" * 300, "under 200 characters", True),
     ("/topic '; DROP TABLE story;--", NO_MATCH, False),
@@ -76,6 +76,7 @@ BAD_INPUT = [
     ("/quiet 7-7", "the same", True),
     ("/quiet 23:61-07:00", "00:00 to 23:59", True),
     ("/quiet soon", HOURS, True),
+    ("/quiet 23:00-07:00 please", HOURS, True),
     ("/digest", DIGEST, True),
     ("/digest weekly", DIGEST, True),
     ("/digest daily 25:00", "looks like 08:00", True),

@@ -60,3 +60,14 @@ async def test_trend_draws_fourteen_daily_bars(database_url: str, tmp_path: Path
         assert drones_chart.photo is not None
         assert count_bars(drones_chart.photo) == drone_days == 5
         assert re.match(r"\d+ stories on Drones over the last 14 days", drones_chart.caption or "")
+
+
+async def test_one_story_is_one_story_in_the_caption(database_url: str, tmp_path: Path) -> None:
+    """The caption counts in words a reader would use: "1 story", not "1 stories"."""
+    async with harness(database_url, tmp_path, **ONE_FEED) as h:
+        desk = Newsdesk(h)
+        await h.fetch()
+        desk.publish("one", "Drones seen over Lviv", "Drones were seen over Lviv on Monday.")
+        await h.fetch()
+        (chart,) = await h.chat().send("/trend uav", settle=0.1)
+        assert chart.caption == "1 story on Drones over the last 14 days"
