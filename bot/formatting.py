@@ -224,14 +224,24 @@ def render_story_list(
     topics: Mapping[str, Topic],
     heading: str,
     now: datetime | None = None,
+    one_message: bool = False,
 ) -> list[str]:
-    """Stories as a numbered list, split into as many messages as needed (never mid-story)."""
+    """Stories as a numbered list, split into as many messages as needed (never mid-story).
+
+    `one_message` (digests, catch-ups: promised as one message) drops the summary lines
+    when that makes the list fit one message; a list too long even then is still split,
+    since no story may be left out."""
     zone = _zone(tz)
     title = f"<b>{escape(cut(heading, MAX_HEADLINE))}</b>"
     if not stories:
         return [f"{title}\nNothing here yet." if heading.strip() else "Nothing here yet."]
+    limit = MAX_MESSAGE - visible_len(title) - 1
     blocks = [_story_block(n, story, zone, now) for n, story in enumerate(stories, 1)]
-    messages = split_messages(blocks, limit=MAX_MESSAGE - visible_len(title) - 1)
+    messages = split_messages(blocks, limit=limit)
+    if one_message and len(messages) > 1:
+        short = [_story_block(n, s, zone, now, summary=False) for n, s in enumerate(stories, 1)]
+        if len(compact := split_messages(short, limit=limit)) == 1:
+            messages = compact
     if heading.strip():
         messages[0] = f"{title}\n{messages[0]}"
     return messages
@@ -247,7 +257,9 @@ def render_digest(
 ) -> list[str]:
     """A digest ("Daily digest: 12 stories") as story-list messages."""
     heading = f"{period} digest: {_count(len(stories))}"
-    return render_story_list(stories, tz=tz, topics=topics, heading=heading, now=now)
+    return render_story_list(
+        stories, tz=tz, topics=topics, heading=heading, now=now, one_message=True
+    )
 
 
 def render_catch_up(
@@ -261,7 +273,9 @@ def render_catch_up(
     """What arrived during quiet hours ("While you were away (since 23:10): 4 stories")."""
     zone = _zone(tz)
     heading = f"While you were away (since {_when(since, zone, now)}): {_count(len(stories))}"
-    return render_story_list(stories, tz=tz, topics=topics, heading=heading, now=now)
+    return render_story_list(
+        stories, tz=tz, topics=topics, heading=heading, now=now, one_message=True
+    )
 
 
 def render_outlets(story: Story, *, tz: str, now: datetime | None = None) -> str:
@@ -306,13 +320,15 @@ def render_help(commands: Sequence[tuple[str, str, str]]) -> str:
     return _fit_lines("<b>Commands</b>", lines)
 
 
-def _story_block(number: int, story: Story, zone: tzinfo, now: datetime | None) -> str:
+def _story_block(
+    number: int, story: Story, zone: tzinfo, now: datetime | None, *, summary: bool = True
+) -> str:
     """One story of a list: numbered linked headline, a one-line summary, source and time."""
     headline = escape(cut(story.headline, MAX_LIST_HEADLINE) or UNTITLED)
     if is_web_url(story.url):
         headline = f'<a href="{escape(story.url)}">{headline}</a>'
     lines = [f"{number}. <b>{headline}</b>"]
-    sentences = split_sentences(story.summary)
+    sentences = split_sentences(story.summary) if summary else []
     line = cut(sentences[0], MAX_LIST_SUMMARY) if sentences else ""
     if line and _fold(line) != _fold(story.headline):
         lines.append(escape(line))

@@ -347,6 +347,28 @@ def test_digest_and_catch_up_headings() -> None:
     assert empty == ["<b>Hourly digest: 0 stories</b>\nNothing here yet."]
 
 
+def test_a_catch_up_drops_summaries_to_stay_one_message() -> None:
+    """A catch-up or digest is one message (PRODUCT.md): 30 stories whose summaries would
+    take two messages come as headlines only in one; the story list keeps its summaries."""
+    stories = [
+        make_story(
+            id=n,
+            headline=f"Drone strike number {n} hits a depot near the front line",
+            summary="Officials said the strike caused a fire that burned for hours. " * 2,
+        )
+        for n in range(1, 31)
+    ]
+    since = NOW - timedelta(hours=8)
+    (catch_up,) = render_catch_up(stories, tz="UTC", topics=TOPICS, since=since, now=NOW)
+    (digest,) = render_digest(stories, tz="UTC", topics=TOPICS, period="Hourly", now=NOW)
+    for message in (catch_up, digest):
+        assert accepted(message) and "Officials said" not in message
+        numbers = re.findall(r"^(\d+)\. <b>", message, re.MULTILINE)
+        assert numbers == [str(n) for n in range(1, 31)]
+    listed = render_story_list(stories, tz="UTC", topics=TOPICS, heading="Latest", now=NOW)
+    assert len(listed) == 2 and "Officials said" in listed[0]
+
+
 def test_outlets_lists_every_item() -> None:
     """Each outlet's report: linked outlet name, its title, its time; bad URLs not linked."""
     items = (
