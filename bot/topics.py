@@ -4,7 +4,9 @@ Keywords come from the topics file (syntax in its header): words and phrases mat
 (`ai` never matches inside `said`), case-insensitively, with ’ ' ʼ dropped and ё read as е;
 English words also match their plural and possessive (`drone` -> `drones`, `Kursk's`); a
 trailing `*` on a word matches that stem with any ending (`Курськ*` -> Курська, Курській).
-Hyphens and spaces between words are the same (`North-Korea`).
+Hyphens and spaces between words are the same (`North-Korea`). A keyword word of two or
+three capitals (`US`, `IS`, `UAV`) is an acronym and matches only in capitals, so "tell us"
+is not about the US; longer ones (`NATO`) match in any case, as outlets write "Nato".
 
 Matching walks a trie of word sequences over the text's words, so every topic whose keyword
 occurs is found even when keywords of several topics start at the same word ("Zaporizhzhia
@@ -32,6 +34,11 @@ _WORD = re.compile(r"[^\W_]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 _NAME_SEPARATORS = re.compile(r"[\s_\-–—./#]+")
 _CACHE_LIMIT = 50_000  # distinct words remembered per matcher before the memo is reset
+_ACRONYM = "\x00"
+"""Marks a keyword word written in capitals of two or three letters (`US`, `IS`, `UAV`):
+it matches only a word written in capitals too, so "US" is not the pronoun "us"."""
+_ACRONYM_KEYWORD = re.compile(r"[A-ZА-ЯІЇЄҐ]{2,3}")
+_TEXT_ACRONYM = re.compile(r"\b[A-ZА-ЯІЇЄҐ]{2,3}\b")
 
 
 def fold_text(text: str) -> str:
@@ -75,9 +82,12 @@ class _Node:
                 self.stem_lengths = tuple(sorted({*self.stem_lengths, len(word)}))
         return table[word]
 
-    def step(self, word: str) -> list[_Node]:
-        """The nodes reached by reading `word` here (plural/possessive forms included)."""
+    def step(self, word: str, upper: frozenset[str] = frozenset()) -> list[_Node]:
+        """The nodes reached by reading `word` here (plural/possessive forms included);
+        `upper` holds the words the text writes in capitals, which acronyms may match."""
         found = [self.exact[w] for w in _spellings(word) if w in self.exact]
+        if word in upper and (acronym := self.exact.get(_ACRONYM + word)) is not None:
+            found.append(acronym)
         for length in self.stem_lengths:
             if length > len(word):
                 break
@@ -99,10 +109,11 @@ def _spellings(word: str) -> tuple[str, ...]:
 class _Matcher:
     """A trie of keyword word sequences, each ending in a set of labels; thread-safe to read."""
 
-    __slots__ = ("_memo", "_root")
+    __slots__ = ("_acronyms", "_memo", "_root")
 
     def __init__(self) -> None:
         self._root = _Node()
+        self._acronyms = False
         self._memo: tuple[dict[str, list[_Node]], set[str]] = ({}, set())
         """Each remembered word's first step, and those of them that begin some keyword: one
         attribute, so that a thread never reads one reset half."""
@@ -111,12 +122,14 @@ class _Matcher:
         node = self._root
         for word, stem in words:
             node = node.child(word, stem)
+            self._acronyms |= word.startswith(_ACRONYM)
         node.ends.add(label)
 
     def labels(self, text: str, *, first: bool = False) -> set[str]:
         """Labels of every keyword found in `text`; with `first`, stop at the first one."""
         words = fold_words(text)
-        starters = self._starters(set(words))
+        upper = self._upper(text)
+        starters = self._starters(set(words), upper)
         found: set[str] = set()
         if not starters:
             return found
@@ -130,11 +143,18 @@ class _Matcher:
                     return found
                 if position == len(words):
                     break
-                nodes = [n for node in nodes for n in node.step(words[position])]
+                nodes = [n for node in nodes for n in node.step(words[position], upper)]
                 position += 1
         return found
 
-    def _starters(self, words: set[str]) -> dict[str, list[_Node]]:
+    def _upper(self, text: str) -> frozenset[str]:
+        """The words `text` writes in capitals (as matching folds them), if any keyword is an
+        acronym."""
+        if not self._acronyms:
+            return frozenset()
+        return frozenset(fold_text(word) for word in _TEXT_ACRONYM.findall(text))
+
+    def _starters(self, words: set[str], upper: frozenset[str]) -> dict[str, list[_Node]]:
         """Those of `words` that begin a keyword, with the nodes they lead to.
 
         The first step of a word from the root is remembered (news vocabulary repeats a
@@ -155,18 +175,27 @@ class _Matcher:
             if nodes:
                 live.add(word)
             memo[word] = nodes
-        return {word: memo.get(word) or self._root.step(word) for word in words if word in live}
+        found = {word: memo.get(word) or self._root.step(word) for word in words if word in live}
+        for word in upper & words:
+            acronym = self._root.exact.get(_ACRONYM + word)
+            if acronym is not None:
+                found[word] = [*found.get(word, ()), acronym]
+        return found
 
 
 def parse_keyword(keyword: str) -> tuple[tuple[str, bool], ...]:
     """Split a topics-file keyword into (word, is_stem) pairs; raises ValueError when empty.
 
-    A word ending in `*` is a stem; a `*` anywhere else is dropped like other punctuation.
+    A word ending in `*` is a stem; a `*` anywhere else is dropped like other punctuation. A
+    word of two or three capitals is an acronym (marked `_ACRONYM`).
     """
     parts: list[tuple[str, bool]] = []
     for chunk in _NAME_SEPARATORS.split(keyword.strip()):
         stem = chunk.endswith("*")
         words = fold_words(chunk)
+        if _ACRONYM_KEYWORD.fullmatch(chunk):
+            parts.extend((_ACRONYM + w, False) for w in words)
+            continue
         parts.extend((w, False) for w in words[:-1])
         if words:
             parts.append((words[-1], stem))

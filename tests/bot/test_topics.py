@@ -70,6 +70,37 @@ def test_match_finds_every_topic_by_whole_words(text: str, expected: set[str]) -
     assert INDEX.match(text) == frozenset(expected)
 
 
+ACRONYMS = compile_topics(
+    [
+        Topic("us", "United States", keywords=("US", "United States")),
+        Topic("isis", "Islamic State", keywords=("IS", "ISIS", "US-backed militia")),
+        Topic("nato", "NATO", keywords=("NATO",)),
+        Topic("sbu", "SBU", keywords=("СБУ",)),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Residents tell us the water is back", set()),
+        ("US sends more air defence systems", {"us"}),
+        ("The US-led coalition struck overnight", {"us"}),
+        ("IS claims the attack", {"isis"}),
+        ("Isis fighters seen near the border", {"isis"}),
+        ("Nato allies meet in Brussels", {"nato"}),
+        ("a us-backed militia", set()),
+        ("A US-backed militia said", {"us", "isis"}),
+        ("Затримано агента, повідомила СБУ", {"sbu"}),
+        ("the United States said", {"us"}),
+    ],
+)
+def test_short_capitals_keywords_match_only_in_capitals(text: str, expected: set[str]) -> None:
+    """A keyword of two or three capitals is an acronym: "US" is not the pronoun "us", "IS"
+    not the verb (audit-cli 6); longer ones match in any case ("Nato")."""
+    assert ACRONYMS.match(text) == frozenset(expected)
+
+
 @pytest.mark.parametrize(
     ("name", "key"),
     [
