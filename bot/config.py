@@ -12,6 +12,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -348,6 +349,8 @@ def load_sources(path: Path | None = None) -> tuple[Source, ...]:
             )
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: url must be http(s), got {url!r}")
+        if not _host(url):
+            raise ConfigError(f"{where}: url names no host, got {url!r}")
         if name.casefold() in seen:
             raise ConfigError(f"{where}: the name {name!r} is used twice")
         seen.add(name.casefold())
@@ -369,6 +372,16 @@ def load_sources(path: Path | None = None) -> tuple[Source, ...]:
     return tuple(sources)
 
 
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # a malformed port or IPv6 address
+        return None
+
+
+_TOPIC_KEY = re.compile(r"[^\W_][\w-]*")
+
+
 def load_topics(path: Path | None = None) -> tuple[Topic, ...]:
     """The topics that exist, from `path` or the bundled `topics.toml`."""
     data, label = _read_toml(path, "topics.toml", "topics")
@@ -381,6 +394,11 @@ def load_topics(path: Path | None = None) -> tuple[Topic, ...]:
         key = _text(raw, "key", where).lower()
         if not key or len(key.encode()) > 40:
             raise ConfigError(f'{where}: needs a short key, e.g. key = "north-korea"')
+        if not _TOPIC_KEY.fullmatch(key):
+            raise ConfigError(
+                f"{where}: the key {key!r} must be one word of letters, digits and hyphens "
+                '(it is typed in commands and shown as a hashtag), e.g. key = "gaza-strip"'
+            )
         where = f"{where} ({key})"
         _check_keys(raw, TOPIC_KEYS, where)
         if key in seen:

@@ -73,6 +73,8 @@ def test_bundled_files_load() -> None:
     [
         ("[[source]]\nname = 'x'\n", "needs name and url"),
         ("[[source]]\nname = 'x'\nurl = 'ftp://x'\n", "http"),
+        ("[[source]]\nname = 'x'\nurl = 'https://'\n", "names no host"),
+        ("[[source]]\nname = 'x'\nurl = 'http://[::1'\n", "names no host"),
         ("[[source]]\nname = 'x'\nurl = 'https://x'\nkind = 'rss'\n", "kind must be one of"),
         (
             "[[source]]\nname='a'\nurl='https://a'\n[[source]]\nname='A'\nurl='https://b'\n",
@@ -249,12 +251,22 @@ def test_an_empty_sources_file_means_no_file_sources(tmp_path: Path) -> None:
         (TOPIC + "keywrods = ['x']\n", "(kursk): unknown key 'keywrods'"),
         ("[[topic]]\nkey = 5\nkeywords = ['x']\n", "topic #1: key must be a string"),
         ("[[topics]]\nkey = 'kursk'\nkeywords = ['Kursk']\n", "unknown top-level key 'topics'"),
+        ("[[topic]]\nkey = 'Gaza Strip!'\nkeywords = ['Gaza']\n", "must be one word of letters"),
+        ("[[topic]]\nkey = '-gaza'\nkeywords = ['Gaza']\n", "must be one word of letters"),
     ],
 )
 def test_topics_file_types_and_keys_are_checked(tmp_path: Path, text: str, message: str) -> None:
     """`keywords = "Kursk"` became the keywords K, u, r, s, k and tagged every story with a
     "U.S." in it (audit-cli #7): wrong types and unknown keys are refused, one line each."""
     _refused_in_one_line(load_topics, _write(tmp_path, text, "topics.toml"), message)
+
+
+@pytest.mark.parametrize("key", ["north-korea", "north_korea", "газа", "k2"])
+def test_topic_keys_of_one_word_are_taken(tmp_path: Path, key: str) -> None:
+    """A key with a space or punctuation became two hashtags and a topic no command could
+    name (audit-cli 7); one word of letters, digits, hyphens or underscores is a key."""
+    (topic,) = load_topics(_write(tmp_path, f"[[topic]]\nkey = '{key}'\nkeywords = ['x']\n"))
+    assert topic.key == key
 
 
 def test_topics_file_fields(tmp_path: Path) -> None:
