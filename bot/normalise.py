@@ -116,6 +116,8 @@ def canonical_url(url: str, base: str | None = None) -> str:
         port = parts.port
     except ValueError:
         return url
+    if not host:  # "http://./x": no host to keep, so no address to rewrite
+        return url
     if port == _DEFAULT_PORTS[scheme]:
         port = None
     if scheme == "http" and port is None and not _is_local_host(host):
