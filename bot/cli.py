@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import os
 import re
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -40,6 +41,7 @@ T = TypeVar("T")
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head`
 _DATABASE_HINTS: tuple[tuple[str, str], ...] = (
     (
         "database is locked",
@@ -106,13 +108,22 @@ def _parser() -> argparse.ArgumentParser:
     stories.add_argument("--since", default="24h", help="how far back: 30m, 24h, 7d (default 24h)")
     stories.add_argument("--topic", help="only stories with this topic key")
     stories.add_argument("--json", action="store_true", help="print one JSON array")
-    stories.add_argument("--limit", type=int, default=1000)
+    stories.add_argument(
+        "--limit", type=_positive, default=1000, help="at most this many stories (default 1000)"
+    )
     commands.add_parser("export", help="print every chat with its settings and follows as JSON")
     restore = commands.add_parser("import", help="add the chats and follows of an export")
     restore.add_argument("file", help="a file made by `conflictbot export` (- for stdin)")
     db = commands.add_parser("db", help="database commands")
     db.add_argument("action", choices=("upgrade",))
     return parser
+
+
+def _positive(text: str) -> int:
+    """A count of at least 1."""
+    if not text.strip().isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 ALL_TIME = timedelta(days=36525)
@@ -168,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`stories --json | head`): not an error of ours, nothing to
+        # say. What is left of the output goes nowhere, also at exit, as for `yes | head`.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _fail(message: str, secrets: tuple[str, ...]) -> None:
@@ -249,6 +265,8 @@ def _with_database(settings: Settings, work: Callable[[], T]) -> T:
     """Run `work`; a database that fails under it (locked, read-only, gone) is one message."""
     try:
         return work()
+    except BrokenPipeError:
+        raise  # stdout closed under us, not the database (see `main`)
     except (SQLAlchemyError, OSError) as exc:
         raise StartupError(describe_database_error(exc, settings.database_url)) from None
 

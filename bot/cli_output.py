@@ -209,6 +209,8 @@ async def print_stories(
         json.dump([story_json(story) for story in listed], sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
+    if not listed:
+        print("No stories" + (f" on {topic}" if topic else "") + " in that time.")
     for story in listed:
         print(f"#{story.id} {story.headline}")
         print(f"  {story.summary}")

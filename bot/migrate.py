@@ -26,4 +26,4 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database schema up to `revision` (idempotent)."""
     command.upgrade(alembic_config(database_url), revision)
-    log.info("database schema is at %s", revision)
+    log.debug("database schema is at %s", revision)

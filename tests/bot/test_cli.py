@@ -339,3 +339,30 @@ async def test_an_empty_sources_file_is_named_in_a_warning(cli: Cli, tmp_path: P
     assert code == 0, err
     assert SUMMARY.match(out.strip().splitlines()[-1]), out
     assert f"the sources file {empty} lists no sources" in err
+
+
+async def test_a_reader_that_goes_away_is_no_database_error(cli: Cli) -> None:
+    """`stories | head` closed stdout under us, and the broken pipe was reported as "the
+    database … cannot be used" (audit-cli 3): now the command stops quietly, exit 141."""
+    code, _out, err = await cli("fetch")
+    assert code in (0, 1), err
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "stories",
+            "--since",
+            "100000d",
+            env=cli.env,
+            cwd=cli.cwd,
+            stdout=write_end,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    _, err_bytes = await asyncio.wait_for(process.communicate(), timeout=90)
+    assert process.returncode == 141, err_bytes
+    assert err_bytes.decode().strip() == ""
