@@ -26,7 +26,7 @@ from bot.errors import ConfigError, SourceError
 from bot.fetch import FetchRequest, FetchResult, FetchStatus, fetch_many
 from bot.intake import parse_body
 from bot.models import Source, Story
-from bot.pipeline import run_fetch_pass
+from bot.pipeline import CLAIM_LEASE, run_fetch_pass
 from bot.store import sources, stories
 from bot.telegram_html import html_to_plain
 from bot.topics import TopicIndex
@@ -96,20 +96,31 @@ async def fetch_once(settings: Settings) -> int:
             elif source.warning:
                 console.print(f"! {source.name}: {source.warning}", highlight=False, markup=False)
         print(report.summary_line())
+        if report.busy:
+            console.print(
+                f"{_sources(report.busy)} skipped: another fetch pass holds them (the running "
+                f"bot or another fetch); they are free again when it ends, within "
+                f"{CLAIM_LEASE.seconds // 60} minutes at most",
+                highlight=False,
+                markup=False,
+            )
         unstored = deps.counters["pipeline_source_crash"]
     finally:
         await close_deps(deps)
     if unstored:
         # Not the outlets' fault (their failures exit 0): the bot could not keep what it
         # fetched, typically a full disk or an unusable database, and the operator must act.
-        sources_were = "1 source was" if unstored == 1 else f"{unstored} sources were"
         print(
-            f"conflictbot: {sources_were} fetched but could not be stored (the error is "
+            f"conflictbot: {_sources(unstored)} fetched but could not be stored (the error is "
             "logged above); nothing of them was kept, so the next fetch takes them again",
             file=sys.stderr,
         )
         return 1
     return 0
+
+
+def _sources(count: int) -> str:
+    return "1 source was" if count == 1 else f"{count} sources were"
 
 
 def _health(source: Source, result: FetchResult) -> tuple[bool, str]:

@@ -74,6 +74,8 @@ class PassReport:
 
     sources: list[SourceReport] = field(default_factory=list)
     duration_s: float = 0.0
+    busy: int = 0
+    """Sources skipped because another pass holds them (counted for forced passes only)."""
 
     @property
     def new_story_ids(self) -> list[int]:
@@ -305,6 +307,16 @@ async def _process(run: _Pass, state: SourceState, result: FetchResult) -> Sourc
     return report
 
 
+async def _release(deps: Deps, source_ids: list[int], claimed_until: datetime) -> None:
+    """Give back the claims of an interrupted pass; a database that is gone too is logged,
+    and the lease then runs out by itself."""
+    try:
+        async with deps.sessions() as session, session.begin():
+            await sources.release_claims(session, source_ids, claimed_until)
+    except Exception as exc:
+        log.warning("could not release the claims of an interrupted pass: %s", exc)
+
+
 def _first_line(error: BaseException) -> str:
     """An error's own words, first line only (a database error's SQL stays out of reports)."""
     lines = str(error).strip().splitlines()
@@ -350,6 +362,8 @@ async def run_fetch_pass(
     report = PassReport()
     async with deps.sessions() as session, session.begin():
         states = await sources.claim_due_sources(session, now, lease=CLAIM_LEASE, force=force)
+        if force:
+            report.busy = await sources.count_claimed(session, now) - len(states)
     if not states:
         return report
     rules, muted = await _keyword_rules(deps)
@@ -389,8 +403,14 @@ async def run_fetch_pass(
                 failed.error = error
                 return failed
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(state)) for state in states]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(state)) for state in states]
+    except BaseException:
+        # Interrupted (Ctrl-C, shutdown): the next pass takes the unfinished sources at once.
+        # A finished source's claim is already gone, so all of them can be named.
+        await _release(deps, [state.id for state in states], now + CLAIM_LEASE)
+        raise
     report.sources = [task.result() for task in tasks]
     report.duration_s = time.monotonic() - started
     log.info("%s", report.summary_line())

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import SourceRow
@@ -200,6 +200,27 @@ async def claim_due_sources(
     )
     rows = (await session.scalars(statement)).all()
     return [_state(row) for row in rows]
+
+
+async def release_claims(
+    session: AsyncSession, source_ids: Sequence[int], claimed_until: datetime
+) -> None:
+    """Give back a pass's claims on sources it did not finish (it was interrupted), so the
+    next pass takes them at once instead of after the lease; a claim another pass has made
+    since (another `claimed_until`) is left alone."""
+    if not source_ids:
+        return
+    await session.execute(
+        update(SourceRow)
+        .where(SourceRow.id.in_(source_ids), SourceRow.claimed_until == claimed_until)
+        .values(claimed_until=None)
+    )
+
+
+async def count_claimed(session: AsyncSession, now: datetime) -> int:
+    """Active sources another pass holds right now (claimed and not yet released)."""
+    query = select(func.count()).where(SourceRow.active.is_(True), SourceRow.claimed_until > now)
+    return int(await session.scalar(query) or 0)
 
 
 async def record_success(

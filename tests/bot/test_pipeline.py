@@ -13,6 +13,8 @@ from email.utils import format_datetime
 from html import escape
 from pathlib import Path
 
+import pytest
+
 from bot.context import BotContext
 from bot.feedserver import DEMO_SOURCES_FILE, HUGE_BYTES, SAMPLE_FEEDS_DIR, Fault, FeedServer
 from bot.models import Story
@@ -181,6 +183,29 @@ async def test_unchanged_feeds_answer_not_modified_and_store_nothing(
     assert first.count("ok") == 5
     assert second.count("not_modified") == 5 and second.new_items == 0
     assert "if-none-match" in headers and "if-modified-since" in headers
+
+
+async def test_an_interrupted_pass_gives_its_sources_back(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Ctrl-C during `fetch` left every source claimed for the 5-minute lease, and the next
+    fetch silently took none of them (audit-cli 2): an interrupted pass releases what it did
+    not finish, and a forced pass counts the sources another pass still holds."""
+    async with harness(database_url, tmp_path, sources=demo_and(fault_source(Fault.HANG))) as h:
+        first = asyncio.create_task(run_fetch_pass(h.deps, force=True, total_timeout=60))
+        for _ in range(100):  # until the sample outlets are done; the hanging one never is
+            await asyncio.sleep(0.1)
+            states = [await state_of(h, name) for name in DEMO_NAMES]
+            if all(state.last_success_at for state in states):
+                break
+        meanwhile = await run_fetch_pass(h.deps, force=True)
+        assert meanwhile.busy == 1 and len(meanwhile.sources) == 4
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        after = await run_fetch_pass(h.deps, force=True, total_timeout=0.5)
+    assert after.busy == 0 and len(after.sources) == 5
+    assert [r.status for r in after.sources if r.name == "Fault hang"] == ["error"]
 
 
 async def test_failures_back_off_and_a_good_pass_restores_health(
