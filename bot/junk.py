@@ -56,6 +56,7 @@ _JUNK_LINE = re.compile(
     r"(?:originally published|(?:originally|first) appeared) (?:on|in|by|at) [^,]{1,80}|"
     r"see (?:also|more)\b.*|also on [\w-]+\.[\w.]{2,}\b.*|don'?t miss(?::.*)?|"
     r"like this (?:story|article)\?.*|"
+    r"rate,? review,? (?:and )?(?:share|subscribe)\b.*|join the conversation on .*|"
     r"(?:lesen sie|mehr zum thema|à lire aussi|lire aussi|leggi anche|lee también|"
     r"czytaj (?:też|także|więcej)).*|"
     r".*\[(?:video|pictures|photos|insight|reaction|reveal|latest|poll|analysis|maps?)\]\W*|"
@@ -98,7 +99,7 @@ _JUNK_LINE = re.compile(
 
 _BANNER_LINE = re.compile(
     r".*\bcookies?\b.*\b(?:we use|uses|use of|accept|consent|policy|settings|preferences|"
-    r"agree)\b.*|.*\b(?:we use|uses|accept|consent to)\b.*\bcookies?\b.*",
+    r"agree|help us)\b.*|.*\b(?:we use|uses|accept|consent to|agree to|use of)\b.*\bcookies?\b.*",
     re.IGNORECASE,
 )
 

@@ -91,6 +91,8 @@ from bot.normalise import clean_text
         "This story first appeared on Example News.",
         "Originally published at example.org",
         "Keep reading to learn what officials said next.",
+        "Rate, review, share on Apple Podcasts , Soundcloud , Audible or wherever you listen and join the conversation on Facebook , Twitter and email .",
+        "Join the conversation on Facebook and Twitter",
         "¯",
         "* * *",
     ],
@@ -188,6 +190,10 @@ NEWS = "Russian forces shelled 12 communities in Sumy region overnight, official
         (f"{NEWS} click Cookie notice: we use cookies. Read more", NEWS),
         (f"{NEWS} click Cookie notice: we use cookies.", NEWS),
         (f"{NEWS} here we use cookies to improve your experience.", NEWS),
+        (
+            f"{NEWS} Cookies help us deliver our services. By using our services, you agree to our use of cookies.",
+            NEWS,
+        ),
     ],
 )
 def test_junk_sentences_are_cut_out_of_news_lines(line: str, expected: str):
