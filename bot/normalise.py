@@ -259,6 +259,9 @@ _MAX_DEPTH = 1000
 below this, so a deeper tree is degenerate markup and is stripped by pattern instead."""
 
 
+_SPACE_BEFORE_STOP = re.compile(r"(?<=\w) ([.,])(?=\s|$)")
+
+
 def clean_text(html_or_text: str) -> str:
     """Readable plain text from an HTML fragment, a whole page or plain text.
 
@@ -326,7 +329,7 @@ def _clean_simple(markup: str) -> str:
     since `str.split` takes out every line break and there is no `&`. Several times cheaper
     than libxml2 for a short description; a test checks it against `_clean_parsed`.
     """
-    paragraphs = (" ".join(piece.split()) for piece in _SIMPLE_TAG.split(markup))
+    paragraphs = (_tidy(" ".join(piece.split())) for piece in _SIMPLE_TAG.split(markup))
     return "\n".join(line for line in paragraphs if line)
 
 
@@ -363,8 +366,16 @@ def fold_text(text: str) -> str:
     if "&" in text:
         text = _LEFTOVER_REFERENCE.sub(lambda m: html.unescape(m.group(0)), text)
         text = _CONTROL_CHARS.sub("", text)
-    lines = (" ".join(line.split()) for line in text.split("\n"))
+    lines = (_tidy(" ".join(line.split())) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def _tidy(line: str) -> str:
+    """A folded line without the space before a full stop or comma that pretty-printed
+    markup leaves after a link ("<a>Kherson</a> ." reads "Kherson .")."""
+    if " ." in line or " ," in line:
+        return _SPACE_BEFORE_STOP.sub(r"\1", line)
+    return line
 
 
 def normalise_entry(entry: Entry, source: Source, *, now: datetime) -> Article | None:

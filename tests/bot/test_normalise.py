@@ -515,3 +515,21 @@ def test_simple_markup_examples(markup: str, expected: str):
     an entity) by the parse, come out as a browser would show them."""
     assert clean_text(markup) == expected
     assert _clean_parsed(markup) == expected
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        (
+            "<p>Said <a href='x'>Mark Haefele</a> , an analyst .</p>",
+            "Said Mark Haefele, an analyst.",
+        ),
+        ("<p>Talks in <b>Istanbul</b> . More soon</p>", "Talks in Istanbul. More soon"),
+        ("Plain text , as some feeds send it .", "Plain text, as some feeds send it."),
+        ("<p>Wait ... more</p>", "Wait ... more"),
+    ],
+)
+def test_no_space_is_left_before_a_stop_after_a_link(markup: str, expected: str) -> None:
+    """Pretty-printed markup ("</a> .") left "Haefele , an" and "collapsed ." in summaries
+    (audit-cli); an ellipsis keeps its space."""
+    assert clean_text(markup) == expected
