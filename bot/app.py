@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot import cluster
@@ -100,7 +101,10 @@ def build_application(
         limiter = application.bot.rate_limiter
         if not settings.is_sqlite and isinstance(limiter, SharedRateLimiter):
             limiter.share_schedule(cluster.slot_reserver(deps.sessions))
-        await application.bot.set_my_commands(bot_commands())
+        try:
+            await application.bot.set_my_commands(bot_commands())
+        except TelegramError as exc:  # only the command menu; the commands work without it
+            log.warning("could not set the command menu (setMyCommands): %s", exc)
         if jobs and role != "poller" and application.job_queue is not None:
             schedule(application.job_queue, settings)
         log.info(

@@ -137,8 +137,18 @@ async def chat_admins(context: BotContext, chat_id: int) -> frozenset[int]:
 
 
 async def is_chat_admin(context: BotContext, chat_id: int, user_id: int) -> bool:
-    """Is this user (or the bot) an administrator of the chat?"""
-    return user_id in await chat_admins(context, chat_id)
+    """Is this user (or the bot) an administrator of the chat?
+
+    With no administrator list (a Bot API server without getChatAdministrators, or one
+    that failed), the member is asked about alone with getChatMember."""
+    admins = await chat_admins(context, chat_id)
+    if admins:
+        return user_id in admins
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except TelegramError:
+        return False
+    return member.status in ADMIN_STATUSES
 
 
 async def require_manager(update: Update, context: BotContext) -> Where:

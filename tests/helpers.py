@@ -147,9 +147,11 @@ async def harness(
     jobs: bool = True,
     auto_fetch: bool = False,
     sources: Callable[[FeedServer], str] | None = None,
+    before_start: Callable[[Emulator], None] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Harness]:
-    """Emulator + feed server + the real Application polling over HTTP."""
+    """Emulator + feed server + the real Application polling over HTTP; `before_start` sets
+    the emulator up before the bot's first call (a failing method, say)."""
     clock = clock or Clock()
     async with Emulator(TOKEN, limits=limits or FloodLimits()) as emulator, FeedServer() as feeds:
         sources_file = tmp_path / "sources.toml"
@@ -161,6 +163,8 @@ async def harness(
             database_url, telegram_api_url=emulator.url, sources_file=sources_file, **settings
         )
         app = build_application(config, clock=clock, jobs=jobs)
+        if before_start is not None:
+            before_start(emulator)
         async with serving(app, poll_timeout=1):
             if not auto_fetch and app.job_queue is not None:
                 # Tests run fetch passes themselves (Harness.fetch), so they never race the job.

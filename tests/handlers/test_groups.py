@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bot.emulator import Emulator
 from bot.store import chats
 from bot.store.chats import FollowKind
 from tests.handlers.test_commands import ONE_FEED, UNKNOWN, Newsdesk
@@ -243,3 +244,23 @@ async def _until(h, condition, chat_id: int) -> None:  # type: ignore[no-untyped
                 return
         await asyncio.sleep(0.05)
     raise AssertionError(f"chat {chat_id} never reached the expected state")
+
+
+async def test_a_server_without_admin_lists_still_knows_admins(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A Bot API server that refuses getChatAdministrators (or lacks it, 404) left every
+    group change refused: the member asked about is then looked up with getChatMember."""
+
+    def no_admin_lists(emulator: Emulator) -> None:
+        emulator.fail_next("getChatAdministrators", 404, "Not Found", count=1000)
+        emulator.fail_next("setMyCommands", 404, "Not Found")
+
+    async with harness(database_url, tmp_path, before_start=no_admin_lists, **ONE_FEED) as h:
+        group = h.chat(-350, type="supergroup", admins=(ADMIN,), user_id=ADMIN)
+        (answer,) = await group.send("/follow energy", settle=0.2)
+        assert "Following: <b>Energy" in answer.text, answer.text
+        member = h.chat(-350, type="supergroup", admins=(ADMIN,), user_id=MEMBER)
+        (refused,) = await member.send("/follow kursk", settle=0.2)
+        assert REFUSED in refused.text
+        assert h.emulator.requests_by_method["getChatMember"] >= 2
