@@ -57,6 +57,18 @@ def count_per_day(
     return Series(days=span, layers=tuple(layers))
 
 
+def render_text(series: Series, title: str, width: int = 20) -> str:
+    """The chart as plain text, one line per day with a bar ("Tue 08 Dec ▇▇▇ 3"): for a chat
+    that cannot take the photo."""
+    totals = series.totals
+    top = max(totals, default=0) or 1
+    lines = [title]
+    for day, count in zip(series.days, totals, strict=True):
+        bar = "▇" * max(1 if count else 0, round(width * count / top))
+        lines.append(f"{day:%a %d %b} {bar} {count}".replace("  ", " "))
+    return "\n".join(lines)
+
+
 def render_png(series: Series, title: str) -> bytes:
     """A stacked bar chart, one bar per day, as PNG bytes."""
     import matplotlib

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from telegram import Update
+from telegram.error import BadRequest, InvalidToken
 
 from bot import args, charts, replies
 from bot.context import BotContext
 from bot.errors import UserError
+from bot.formatting import escape
 from bot.store import chats, stories
-from handlers.common import where
+from handlers.common import reply, where
+
+log = logging.getLogger(__name__)
 
 
 async def trend(update: Update, context: BotContext) -> None:
@@ -33,9 +38,12 @@ async def trend(update: Update, context: BotContext) -> None:
     label = topic.label if topic else "all topics"
     png = await asyncio.to_thread(charts.render_png, series, f"Stories per day: {label}")
     message = update.effective_message
-    if message is not None:
-        await message.reply_photo(
-            png,
-            caption=replies.trend_caption(sum(series.totals), label, charts.DAYS),
-            do_quote=False,
-        )
+    if message is None:
+        return
+    caption = replies.trend_caption(sum(series.totals), label, charts.DAYS)
+    try:
+        await message.reply_photo(png, caption=caption, do_quote=False)
+    except (BadRequest, InvalidToken) as exc:  # refused (a server may answer a photo 400 or 404)
+        log.warning("the chart was refused as a photo (%s); sending it as text", exc)
+        text = charts.render_text(series, f"Stories per day: {label}")
+        await reply(update, f"<pre>{escape(text)}</pre>\n{escape(caption)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import matplotlib.image
 import pytest
@@ -94,3 +94,17 @@ def test_render_png_draws_one_bar_per_day_with_stories(
     png = charts.render_png(series, "Stories per day: test")
     assert png_size(png) == (800, 400)
     assert count_bars(png) == bars
+
+
+def test_the_text_chart_has_a_line_per_day() -> None:
+    """Bars scale to the busiest day; a day with one story still shows a bar."""
+    days = tuple(date(2026, 12, d) for d in range(1, 4))
+    text = charts.render_text(
+        charts.Series(days, (("kursk", (0, 1, 20)),)), "Stories per day: Kursk"
+    )
+    assert text.splitlines() == [
+        "Stories per day: Kursk",
+        "Tue 01 Dec 0",
+        "Wed 02 Dec ▇ 1",
+        "Thu 03 Dec " + "▇" * 20 + " 20",
+    ]

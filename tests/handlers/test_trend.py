@@ -71,3 +71,18 @@ async def test_one_story_is_one_story_in_the_caption(database_url: str, tmp_path
         await h.fetch()
         (chart,) = await h.chat().send("/trend uav", settle=0.1)
         assert chart.caption == "1 story on Drones over the last 14 days"
+
+
+async def test_a_refused_photo_comes_as_a_text_chart(database_url: str, tmp_path: Path) -> None:
+    """A server that refuses the photo (BadRequest) left /trend silent: the same counts come
+    as a text chart, one line per day, with the caption."""
+    async with harness(database_url, tmp_path, **ONE_FEED) as h:
+        desk = Newsdesk(h)
+        await h.fetch()
+        desk.publish("one", "Drones seen over Lviv", "Drones were seen over Lviv on Monday.")
+        await h.fetch()
+        h.emulator.fail_next("sendPhoto", 400, "Bad Request: wrong file identifier")
+        (answer,) = await h.chat().send("/trend uav", settle=0.1)
+        assert answer.method == "sendMessage"
+        assert answer.text.count("\n") >= 14 and "▇ 1" in answer.text
+        assert answer.text.endswith("1 story on Drones over the last 14 days")
