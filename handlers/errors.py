@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot import replies
 from bot.context import BotContext
@@ -22,6 +22,12 @@ async def on_error(update: object, context: BotContext) -> None:
         if isinstance(update, Update):
             await reply(update, replies.error(error.message, error.example))
         return
+    if isinstance(error, BadRequest) and not _stale(error):
+        # The answer itself was refused (its markup, its buttons): say so in plain text
+        # rather than leave the chat without an answer.
+        log.warning("Telegram refused a reply: %s", error)
+        await _plain_apology(update, "Sorry, Telegram refused my answer. Please try again.")
+        return
     if isinstance(error, (Forbidden, RetryAfter, NetworkError)):
         log.warning("Telegram refused or failed a reply: %s", error)
         return
@@ -37,3 +43,29 @@ async def on_error(update: object, context: BotContext) -> None:
             )
         except Exception:  # the error handler must never raise
             log.warning("could not apologise to the chat", exc_info=True)
+
+
+def _stale(error: BadRequest) -> bool:
+    """Refusals that need no answer: a button pressed long ago, an edit that changes nothing,
+    a message already gone."""
+    text = error.message.lower()
+    return any(
+        marker in text
+        for marker in (
+            "query is too old",
+            "not modified",
+            "message to edit not found",
+            "message to delete not found",
+            "chat not found",
+        )
+    )
+
+
+async def _plain_apology(update: object, text: str) -> None:
+    """A reply without parse mode or buttons, which any chat accepts; never raises."""
+    if not isinstance(update, Update) or update.effective_message is None:
+        return
+    try:
+        await update.effective_message.reply_text(text, do_quote=False)
+    except Exception:  # the error handler must never raise
+        log.warning("could not send the plain apology either", exc_info=True)

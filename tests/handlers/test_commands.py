@@ -422,3 +422,15 @@ async def test_own_phrases_and_exclusions_decide_alerts(database_url: str, tmp_p
         assert "Village council in Petrykivka" in council.text
         alerts = await desk.alerts(everything.chat_id, 2, since=since)
         assert "Petrykivka" in alerts[0].text and "Kursk" in alerts[1].text
+
+
+async def test_a_refused_answer_gets_a_plain_apology(database_url: str, tmp_path: Path) -> None:
+    """Telegram refusing an answer (400: its markup, its buttons) left the chat with nothing:
+    a plain-text apology follows, and the next command is answered as usual."""
+    async with harness(database_url, tmp_path, **ONE_FEED) as h:
+        h.emulator.fail_next("sendMessage", 400, "Bad Request: can't parse entities")
+        chat = h.chat()
+        (apology,) = await chat.send("/help", settle=0.3)
+        assert apology.text == "Sorry, Telegram refused my answer. Please try again."
+        (answer,) = await chat.send("/help")
+        assert "/latest" in answer.text
