@@ -37,6 +37,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot import dedup  # noqa: E402 (the path above makes the project importable when run as a script)
+from bot.config import load_topics  # noqa: E402
+from bot.intake import sign  # noqa: E402
+from bot.topics import TopicIndex, compile_topics  # noqa: E402
 
 EVENTS_FILE = ROOT / "bench" / "data" / "dedup_events.toml"
 WIKIREF_DIR = ROOT.parent / "shared" / "corpus" / "dedup" / "wikiref220"
@@ -70,12 +73,13 @@ class ClusterIndex:
     window: timedelta = dedup.DEFAULT_WINDOW
     per_band: int = 20
     candidate_stories: int = 50
+    topics: TopicIndex = field(default_factory=lambda: compile_topics(load_topics()))
     _bands: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
     _stories: dict[int, list[dedup.Candidate]] = field(default_factory=dict)
 
     def add(self, item: ArticleLike) -> int:
         """File one report and return its story id (a new id when no story fits)."""
-        sig = dedup.signature(item.title, item.text, item.language)
+        sig = sign(item.title, item.text, item.language, self.topics)
         keys = dedup.band_keys(sig)
         candidates = [
             c for s in self._stories_near(keys, item.published_at) for c in self._stories[s]

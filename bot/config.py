@@ -223,7 +223,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 SOURCE_KEYS = ("name", "url", "kind", "language", "full_text", "breaking")
-TOPIC_KEYS = ("key", "label", "aliases", "keywords", "breaking")
+TOPIC_KEYS = ("key", "label", "aliases", "keywords", "breaking", "place")
 # The source table's column sizes (bot/db.py): longer values crash PostgreSQL on insert.
 NAME_MAX = 200
 LANGUAGE_MAX = 10
@@ -414,6 +414,7 @@ def load_topics(path: Path | None = None) -> tuple[Topic, ...]:
                 aliases=_texts(raw, "aliases", where),
                 keywords=keywords,
                 breaking=_flag(raw, "breaking", where),
+                place=_flag(raw, "place", where),
             )
         )
     return tuple(topics)

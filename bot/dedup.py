@@ -13,7 +13,9 @@ new URL). The cost per item stays flat however many stories are stored:
    inside the time window: a bounded handful, not the archive. One-value bands find
    reworded reports that share only a few words;
 3. `choose_story()` is the strict second stage: it drops the stories whose counts contradict
-   the report (`conflicts`) and joins the best remaining item that clears `match_margin`.
+   the report (`conflicts`) and the items that name only other places (the place topics of
+   the topics file, matched on title and lede), and joins the best remaining item that
+   clears `match_margin`.
 
 bench/dedup_eval.py runs the same three steps over in-memory rows (`ClusterIndex`).
 
@@ -29,8 +31,9 @@ import logging
 import math
 import re
 import struct
+import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -72,6 +75,8 @@ _LEDE_TOKENS = 40  # body tokens used: the lede carries the facts, the rest is t
 _LEDE_CHARS = 3000  # enough text for the lede of any report; a full article is not read on
 _MINHASH = struct.Struct(f"<{NUM_PERM}I")
 _FACTS = struct.Struct("<IIBB")  # killed, injured, counted kinds (bits), how many numbers
+_FACTS_PLACES = struct.Struct("<IIBBB")  # the same, then how many places
+_MAX_PLACES = 16
 _MAX_NUMBERS = 16
 _NO_FACTS = Facts()  # `Signature.facts` by default; frozen, so one instance serves every signature
 _U32 = 0xFFFFFFFF
@@ -84,6 +89,9 @@ class Signature:
 
     values: tuple[int, ...]
     facts: Facts = _NO_FACTS
+    places: frozenset[int] = frozenset()
+    """The places the title and lede name (`place_keys` of place topics): two reports that
+    both name places, and no place in common, are about two events."""
     _array: npt.NDArray[np.uint32] | None = field(
         default=None, init=False, compare=False, repr=False
     )
@@ -97,25 +105,34 @@ class Signature:
         return made
 
     def to_bytes(self) -> bytes:
-        """Little-endian uint32s: the MinHash, then the facts and up to 16 numbers."""
+        """Little-endian uint32s: the MinHash, then the facts, up to 16 numbers and up to 16
+        places."""
         facts = self.facts
         bits = sum(1 << i for i, kind in enumerate(COUNTED) if kind in facts.counted)
         numbers = sorted(facts.numbers)[:_MAX_NUMBERS]
+        places = sorted(self.places)[:_MAX_PLACES]
+        killed, injured = min(facts.killed, _U32), min(facts.injured, _U32)
         return (
             _MINHASH.pack(*self.values)
-            + _FACTS.pack(min(facts.killed, _U32), min(facts.injured, _U32), bits, len(numbers))
-            + struct.pack(f"<{len(numbers)}I", *numbers)
+            + _FACTS_PLACES.pack(killed, injured, bits, len(numbers), len(places))
+            + struct.pack(f"<{len(numbers) + len(places)}I", *numbers, *places)
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Signature:
-        """Inverse of `to_bytes` (a bare MinHash, the first scheme's rows, reads back with no
-        facts); refuses a blob of another layout."""
-        head = _MINHASH.size + _FACTS.size
-        if len(data) == _MINHASH.size:
+        """Inverse of `to_bytes`; the earlier layouts read back too (a bare MinHash with no
+        facts, facts without places); refuses a blob of another layout. The layouts differ
+        in length modulo 4, so none is taken for another."""
+        size, minhash = len(data), _MINHASH.size
+        if size == minhash:
             return cls(_MINHASH.unpack_from(data))
-        if len(data) >= head and len(data) == head + 4 * data[head - 1]:
-            return cls(_MINHASH.unpack_from(data), _facts_from(bytes(data[_MINHASH.size :])))
+        head = minhash + _FACTS.size
+        if size >= head and size == head + 4 * data[head - 1]:
+            return cls(_MINHASH.unpack_from(data), _facts_from(bytes(data[minhash:])))
+        head = minhash + _FACTS_PLACES.size
+        if size >= head and size == head + 4 * (data[head - 2] + data[head - 1]):
+            facts, places = _facts_and_places(bytes(data[minhash:]))
+            return cls(_MINHASH.unpack_from(data), facts, places)
         raise ValueError(f"not a signature: {len(data)} bytes")
 
     @property
@@ -138,6 +155,20 @@ def _facts_from(tail: bytes) -> Facts:
     counted = frozenset(k for i, k in enumerate(COUNTED) if bits >> i & 1)
     numbers = frozenset(struct.unpack_from(f"<{count}I", tail, _FACTS.size))
     return Facts(killed, injured, counted, numbers)
+
+
+@lru_cache(maxsize=4096)
+def _facts_and_places(tail: bytes) -> tuple[Facts, frozenset[int]]:
+    """`_facts_from` for the layout with places."""
+    killed, injured, bits, count, placed = _FACTS_PLACES.unpack_from(tail)
+    counted = frozenset(k for i, k in enumerate(COUNTED) if bits >> i & 1)
+    values = struct.unpack_from(f"<{count + placed}I", tail, _FACTS_PLACES.size)
+    return Facts(killed, injured, counted, frozenset(values[:count])), frozenset(values[count:])
+
+
+def place_keys(places: Iterable[str]) -> frozenset[int]:
+    """Place topic keys as a signature stores them (32-bit, the same in every process)."""
+    return frozenset(zlib.crc32(place.encode()) for place in places)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,16 +230,20 @@ def _read(title: str, text: str) -> tuple[frozenset[str], frozenset[str], Facts,
     return frozenset(title_tokens), frozenset(lede), stated_facts(clauses), sorted(features)
 
 
-def signature(title: str, text: str, language: str) -> Signature:
-    """The MinHash of a report (title tokens count twice, the lede's once) and its facts.
+def signature(
+    title: str, text: str, language: str, places: frozenset[str] = frozenset()
+) -> Signature:
+    """The MinHash of a report (title tokens count twice, the lede's once), its facts and
+    the places it names (`places`: the keys of the place topics its title and lede match).
 
     The language (its primary subtag) salts every token, so reports in different languages
     never share a band key.
     """
     salt = _salt(language)
     _, _, facts, features = _read(title, text[:_LEDE_CHARS])
+    keys = place_keys(places)
     if not features:
-        return Signature(_EMPTY_VALUES, facts)
+        return Signature(_EMPTY_VALUES, facts, keys)
     # datasketch's MinHash.update_batch (scheme affine32) without its per-call set-up: the
     # same uint32 arithmetic, a * h + b wrapping mod 2**32, then the minimum per permutation.
     hashes = np.fromiter(
@@ -216,7 +251,7 @@ def signature(title: str, text: str, language: str) -> Signature:
     )
     a, b = _permutations()
     values = (hashes[:, np.newaxis] * a + b).min(axis=0)
-    return Signature(tuple(values.tolist()), facts)
+    return Signature(tuple(values.tolist()), facts, keys)
 
 
 def band_keys(sig: Signature) -> tuple[int, ...]:
@@ -361,7 +396,7 @@ def choose_story(
         ):
             continue
         for cand in near:
-            if other_issues(title, cand.title):
+            if other_issues(title, cand.title) or _other_places(sig, cand.signature):
                 continue
             gap = abs(published_at - cand.published_at)
             margin = weights.margin(sig, cand, gap, similarity[id(cand)])
@@ -370,6 +405,12 @@ def choose_story(
     if best is not None:
         log.debug("report from %s joins story %d (margin %.3f)", source, best[1], best[0])
     return None if best is None else best[1]
+
+
+def _other_places(sig: Signature, theirs: Signature) -> bool:
+    """Both reports name places and none in common: a strike on Odesa and one on Kharkiv the
+    same night read alike, but are two events. A report that names no place may be either."""
+    return bool(sig.places) and bool(theirs.places) and not sig.places & theirs.places
 
 
 def band_key_rows(minhashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:

@@ -78,11 +78,21 @@ def normalise_entries(entries: Sequence[Entry], source: Source, now: datetime) -
     return articles
 
 
+PLACE_CHARS = 300
+"""The lede, where a report names the places it is about (a long text names others too)."""
+
+
+def sign(title: str, text: str, language: str, topics: TopicIndex) -> dedup.Signature:
+    """A report's signature, with the places its title and lede name."""
+    places = topics.places(f"{title}\n{text[:PLACE_CHARS]}")
+    return dedup.signature(title, text, language, places)
+
+
 def prepare(articles: Sequence[Article], topics: TopicIndex) -> list[Prepared]:
     """Sign, tag and summarise new articles."""
     prepared = []
     for article in articles:
-        signature = dedup.signature(article.title, article.text, article.language)
+        signature = sign(article.title, article.text, article.language, topics)
         prepared.append(
             Prepared(
                 article=article,

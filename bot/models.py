@@ -72,6 +72,8 @@ class Topic:
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     breaking: bool = False
+    place: bool = False
+    """A region or city: reports naming only other places are other events (`bot.dedup`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,10 +214,11 @@ def normalise_name(name: str) -> str:
 class TopicIndex:
     """The compiled topics: keyword matching plus lookup by key, label or alias."""
 
-    __slots__ = ("_by_key", "_by_name", "_matcher", "topics")
+    __slots__ = ("_by_key", "_by_name", "_matcher", "_places", "topics")
 
     def __init__(self, topics: Sequence[Topic]) -> None:
         self.topics: tuple[Topic, ...] = tuple(topics)
+        self._places = frozenset(t.key for t in self.topics if t.place)
         self._by_key = {t.key: t for t in self.topics}
         self._by_name: dict[str, Topic] = {}
         self._matcher = _Matcher()
@@ -244,6 +245,10 @@ class TopicIndex:
     def match(self, text: str) -> frozenset[str]:
         """The keys of every topic with a keyword in `text`."""
         return frozenset(self._matcher.labels(text))
+
+    def places(self, text: str) -> frozenset[str]:
+        """The keys of the place topics (`place = true`) with a keyword in `text`."""
+        return self.match(text) & self._places if self._places else frozenset()
 
     def get(self, key: str) -> Topic | None:
         """The topic with exactly this key (as stored with stories and subscriptions)."""

@@ -77,11 +77,12 @@ def _topic(row: dict[str, Any]) -> Topic:
 def test_topics_have_the_required_fields_and_slug_keys() -> None:
     """Each topic has a slug key, a label and keywords; optional fields have the right types."""
     for row in TOPICS:
-        assert set(row) <= {"key", "label", "aliases", "keywords", "breaking"}, row["key"]
+        assert set(row) <= {"key", "label", "aliases", "keywords", "breaking", "place"}, row["key"]
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", row["key"]), row["key"]
         assert row["label"].strip()
         assert row["keywords"]
         assert isinstance(row.get("breaking", False), bool)
+        assert isinstance(row.get("place", False), bool)
 
 
 def test_there_are_at_least_twenty_topics_including_the_core_set() -> None:
