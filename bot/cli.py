@@ -69,6 +69,10 @@ _DATABASE_HINTS: tuple[tuple[str, str], ...] = (
         "password authentication failed",
         "the server refused the user name or password in DATABASE_URL",
     ),
+    (
+        'role "',
+        "the user named in DATABASE_URL does not exist on the server; create it, or fix the name",
+    ),
     ("does not exist", "the database named in DATABASE_URL does not exist; create it first"),
     (
         "rejected ssl upgrade",

@@ -68,11 +68,19 @@ MAX_FETCH_INTERVAL_S = 7 * 24 * 3600
 """A week: longer is surely a typo, and far-off times overflow the scheduler's date maths."""
 
 
+_PASSWORD = re.compile(r"(^[\w+.-]+:/*[^:/@\s]*:)[^@\s]*@")
+"""The password of "scheme://user:password@host", also with the slashes mistyped."""
+
+
 class Settings(BaseSettings):
     """Every setting of PRODUCT.md's configuration table, plus a few operator extras."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        env_ignore_empty=True,  # `NAME=` (as .env.example leaves most) means "not set"
     )
 
     telegram_bot_token: SecretStr | None = None
@@ -113,7 +121,10 @@ class Settings(BaseSettings):
         try:
             url = make_url(value.strip())
         except ArgumentError as exc:
-            raise ValueError(f"not a database URL: {value!r}") from exc
+            shown = _PASSWORD.sub(r"\1***@", value)  # a URL that does not parse: hide it by pattern
+            raise ValueError(f"not a database URL: {shown!r}") from exc
+        if url.port is not None and not 0 < url.port < 65536:
+            raise ValueError(f"the port must be 1 to 65535, not {url.port}")
         driver = _DRIVERS.get(url.drivername, url.drivername)
         if driver not in _ASYNC_DRIVERS:
             raise ValueError(f"unsupported database driver {url.drivername!r}")
@@ -123,6 +134,14 @@ class Settings(BaseSettings):
         else:
             url = url.set(query=_asyncpg_query(dict(url.query)))
         return url.render_as_string(hide_password=False)
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _bare_token(cls, value: Any) -> Any:
+        """A token pasted with a space or a line break around it is the same token."""
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

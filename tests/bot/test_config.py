@@ -53,6 +53,62 @@ def test_missing_token_explains_botfather() -> None:
         _ = settings.token
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_copy_of_env_example_with_a_token_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cp .env.example .env`, as the README says, then the token: the empty lines it leaves
+    (METRICS_PORT=, TOPICS_FILE=, WEBHOOK_SECRET= …) mean "not set", and did not (ops audit
+    1, 2): METRICS_PORT was refused, the files were read as the directory ".", and an empty
+    WEBHOOK_SECRET ran a webhook that took forged updates."""
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        example.replace("TELEGRAM_BOT_TOKEN=\n", "TELEGRAM_BOT_TOKEN=1:x\n")
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.token == "1:x"
+    assert settings.metrics_port is None and settings.webhook_secret is None
+    assert settings.sources_file is None and settings.topics_file is None
+    assert settings.webhook_url is None
+
+
+def test_an_empty_variable_means_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`WEBHOOK_SECRET=` in the environment is no secret at all, and `TELEGRAM_BOT_TOKEN=`
+    (or a token of spaces) no token: each gets the "is not set" answer, not "refused"."""
+    for name in ("WEBHOOK_SECRET", "TELEGRAM_BOT_TOKEN", "METRICS_PORT", "FETCH_INTERVAL"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings(_env_file=None)
+    assert settings.webhook_secret is None and settings.fetch_interval == 300
+    with pytest.raises(ConfigError, match="is not set"):
+        _ = settings.token
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "  12:abc \n")
+    assert load_settings(_env_file=None).token == "12:abc"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql:/postgres:s3cretpw@127.0.0.1/x", "the password hidden"),
+        ("postgresql+asyncpg://u@127.0.0.1:99999/x", "the port must be 1 to 65535"),
+    ],
+)
+def test_a_broken_database_url_is_one_line_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, shown: str
+) -> None:
+    """A URL that does not parse was echoed with its password, and a port past 65535 ended in
+    a traceback (ops audit 7)."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    message = str(caught.value)
+    assert "s3cretpw" not in message and len(message.splitlines()) == 1
+    if shown != "the password hidden":
+        assert shown in message
+
+
 def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A .env file in the working directory is read."""
     (tmp_path / ".env").write_text("FETCH_INTERVAL=42\nADMIN_IDS=3\n")
