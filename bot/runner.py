@@ -14,6 +14,8 @@ import logging
 import signal
 from urllib.parse import urlsplit
 
+from telegram import Bot
+
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.cluster import PollerLock
 from bot.config import Settings
@@ -24,7 +26,12 @@ LEADER_RETRY_S = 5.0
 
 
 def run(settings: Settings, role: str = "all") -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code."""
+    """Run until SIGTERM/SIGINT; returns the exit code.
+
+    Telegram is asked once (getMe) before PTB starts: a refused token or an unreachable
+    TELEGRAM_API_URL then raises one error for the CLI to put in one line, where PTB's own
+    start-up would log its retry loop's tracebacks first."""
+    asyncio.run(check_telegram(settings))
     application = build_application(settings, role=role)
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
@@ -42,6 +49,13 @@ def run(settings: Settings, role: str = "all") -> int:
         asyncio.run(_run_shared(application, role))
     log.info("conflictbot stopped")
     return 0
+
+
+async def check_telegram(settings: Settings) -> None:
+    """getMe with the configured token and server; raises PTB's InvalidToken or NetworkError."""
+    api = settings.telegram_api_url.rstrip("/")
+    async with Bot(settings.token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot"):
+        pass  # entering initialises the bot, which is the getMe
 
 
 async def _run_shared(application: BotApplication, role: str) -> None:

@@ -343,3 +343,38 @@ async def test_a_refused_token_is_never_printed(tmp_path: Path) -> None:
     assert "Telegram refused the token (TELEGRAM_BOT_TOKEN)" in err.decode()
     assert wrong not in text
     assert wrong.split(":")[1] not in text
+
+
+@pytest.mark.parametrize("problem", ["refused token", "no server"])
+async def test_telegram_problems_at_start_are_one_line(tmp_path: Path, problem: str) -> None:
+    """A refused token or an unreachable TELEGRAM_API_URL printed PTB's retry-loop
+    tracebacks before our one line (ops audit 3): now the line comes alone."""
+    async with Emulator(TOKEN) as emulator:
+        sources = tmp_path / "sources.toml"
+        sources.write_text("")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": "987654321:AAWrong" if problem == "refused token" else TOKEN,
+            "TELEGRAM_API_URL": emulator.url
+            if problem == "refused token"
+            else "http://127.0.0.1:9",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+            "SOURCES_FILE": str(sources),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert "Traceback" not in (out + err).decode()
+    (line,) = err.decode().strip().splitlines()
+    expected = "refused the token" if problem == "refused token" else "cannot reach Telegram"
+    assert line.startswith("conflictbot: ") and expected in line
