@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from bot.db import Base, make_engine
@@ -13,7 +14,14 @@ config = context.config
 target_metadata = Base.metadata
 
 
+MIGRATION_LOCK = 0x636F6E666C696374  # "conflict": the advisory lock instances migrate under
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Instances started together on a new database would each create the tables; one at
+        # a time, the later ones find the schema at head and do nothing.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
