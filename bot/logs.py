@@ -136,3 +136,15 @@ def configure_logging(
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _OverlapFilter) for f in scheduler.filters):
+        scheduler.addFilter(_OverlapFilter())
+
+
+class _OverlapFilter(logging.Filter):
+    """Drops APScheduler's "skipped: maximum number of running instances reached": a fetch
+    pass still running at the next tick is waited for by design (one pass at a time), and
+    the warning every interval said nothing the pass's own lines do not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time
 
-from bot.formatting import escape
+from bot.formatting import MAX_MESSAGE, cut, escape, truncate_html
 from bot.models import ChatPrefs, DigestMode, Story, Topic
 from bot.timing import zone
 
@@ -133,6 +133,18 @@ def no_matches(query: str, suggestions: Sequence[str]) -> str:
     else:
         text += " <code>/topic</code> lists the topics."
     return text
+
+
+def outages(failing: Sequence[tuple[str, str]]) -> str:
+    """One notice for the sources that began a long outage in one pass: (name, error)."""
+    if len(failing) == 1:
+        name, error = failing[0]
+        return f"⚠️ Source <b>{escape(name)}</b> keeps failing: {escape(error)}"
+    lines = [f"⚠️ {len(failing)} sources keep failing:"]
+    lines += [
+        f"• <b>{escape(cut(name, 100))}</b>: {escape(cut(error, 200))}" for name, error in failing
+    ]
+    return truncate_html("\n".join(lines), MAX_MESSAGE)
 
 
 def trend_caption(total: int, label: str, days: int) -> str:

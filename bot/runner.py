@@ -19,6 +19,7 @@ from telegram import Bot
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.cluster import PollerLock
 from bot.config import Settings
+from jobs import fetch
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ def run(settings: Settings, role: str = "all") -> int:
     start-up would log its retry loop's tracebacks first."""
     asyncio.run(check_telegram(settings))
     application = build_application(settings, role=role)
+    if settings.webhook_url or (settings.is_sqlite and role == "all"):
+        _stop_on_signals(application)  # PTB runs it; `_run_shared` handles its own signals
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         application.run_webhook(
@@ -42,13 +45,46 @@ def run(settings: Settings, role: str = "all") -> int:
             webhook_url=settings.webhook_url,
             secret_token=secret,
             allowed_updates=ALLOWED_UPDATES,
+            stop_signals=None,  # ours (`_stop_on_signals`)
         )
     elif settings.is_sqlite and role == "all":
-        application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+        application.run_polling(
+            allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, stop_signals=None
+        )
     else:
         asyncio.run(_run_shared(application, role))
     log.info("conflictbot stopped")
     return 0
+
+
+def _stop_on_signals(application: BotApplication) -> None:
+    """SIGTERM/SIGINT: interrupt the fetch passes in flight, then stop as PTB does.
+
+    PTB's own handlers stop the application, which waits for running jobs, so a pass stuck on
+    a slow source held a stop for its whole timeout (15-30 s, past many supervisors' grace
+    period). The handlers go in after start-up (post_init), as PTB's would; the shared-database
+    runner has its own (`_run_shared`)."""
+    started = application.post_init
+
+    async def post_init(app: BotApplication) -> None:
+        if started is not None:
+            await started(app)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, _stop, app)
+
+    application.post_init = post_init
+
+
+def _stop(application: BotApplication, tries: int = 50) -> None:
+    """Interrupt the fetch passes and stop; a signal in the instant between post_init and
+    the start of the run is tried again shortly (PTB would not see it there)."""
+    fetch.interrupt(application.bot_data.extras)
+    if application.running:
+        log.info("stopping: the fetch pass in flight is interrupted, the sends finish")
+        application.stop_running()
+    elif tries:
+        asyncio.get_running_loop().call_later(0.2, _stop, application, tries - 1)
 
 
 async def check_telegram(settings: Settings) -> None:
@@ -79,6 +115,7 @@ async def _run_shared(application: BotApplication, role: str) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), LEADER_RETRY_S)
     finally:
+        fetch.interrupt(application.bot_data.extras)
         if application.updater.running:
             await application.updater.stop()
         await application.stop()

@@ -29,7 +29,10 @@ async def on_error(update: object, context: BotContext) -> None:
         await _plain_apology(update, "Sorry, Telegram refused my answer. Please try again.")
         return
     if isinstance(error, (Forbidden, RetryAfter, NetworkError)):
-        log.warning("Telegram refused or failed a reply: %s", error)
+        if isinstance(update, Update):
+            log.warning("Telegram refused or failed a reply: %s", error)
+        else:  # polling itself (getUpdates), retried by PTB with back-off
+            log.warning("a Telegram request failed (retried): %s", error)
         return
     bot_data = getattr(context, "bot_data", None)
     deps = getattr(bot_data, "deps", None)

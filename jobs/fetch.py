@@ -1,26 +1,50 @@
-"""The fetch job: one pass over due sources, then a notice to admins about long outages."""
+"""The fetch job: one pass over due sources, then one notice to admins about long outages."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from telegram.error import TelegramError
 
+from bot import replies
 from bot.context import BotContext
-from bot.formatting import escape
 from bot.pipeline import run_fetch_pass
 
 log = logging.getLogger(__name__)
 
+RUNNING = "fetch_passes"
+"""bot_data.extras key: the passes in flight, which a shutdown interrupts (`interrupt`)."""
+
 
 async def fetch_job(context: BotContext) -> None:
-    report = await run_fetch_pass(context.deps)
-    for source in report.sources:
-        if not source.outage:
-            continue
-        text = f"⚠️ Source <b>{escape(source.name)}</b> keeps failing: {escape(source.error or '')}"
-        for admin in context.deps.settings.admin_ids:
-            try:
-                await context.bot.send_message(admin, text, parse_mode="HTML")
-            except TelegramError as exc:
-                log.warning("could not tell admin %s about an outage: %s", admin, exc)
+    running: set[asyncio.Task[Any]] = context.bot_data.extras.setdefault(RUNNING, set())
+    task = asyncio.ensure_future(run_fetch_pass(context.deps))
+    running.add(task)
+    try:
+        report = await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # this job itself is being cancelled, not only its pass
+        log.info("fetch pass interrupted by the shutdown; the next start fetches its sources")
+        return
+    finally:
+        running.discard(task)
+    failing = [(s.name, s.error or "") for s in report.sources if s.outage]
+    if not failing:
+        return
+    text = replies.outages(failing)
+    for admin in context.deps.settings.admin_ids:
+        try:
+            await context.bot.send_message(admin, text, parse_mode="HTML")
+        except TelegramError as exc:
+            log.warning("could not tell admin %s about an outage: %s", admin, exc)
+
+
+def interrupt(bot_data_extras: dict[str, Any]) -> None:
+    """Cancel the fetch passes in flight, so a shutdown does not wait out a slow source's
+    timeouts (PTB waits for running jobs); each gives its sources back (`run_fetch_pass`)."""
+    for task in bot_data_extras.get(RUNNING, ()):
+        task.cancel()

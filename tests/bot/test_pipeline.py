@@ -274,6 +274,29 @@ async def test_admins_hear_once_about_a_long_outage(database_url: str, tmp_path:
     assert outages == [False, False, False, False, True]
 
 
+async def test_outages_of_one_pass_are_one_notice(database_url: str, tmp_path: Path) -> None:
+    """Five sources failing together were five notices at once to each admin, past Telegram's
+    1 message/s per chat (ops audit 8): the admins get one notice naming them all."""
+    clock = Clock()
+
+    def broken(server: FeedServer) -> str:
+        for n in range(5):
+            server.set_fault(f"/feeds/broken{n}.rss", Fault.SERVER_ERROR)
+        return source_entries(
+            *((f"Broken {n}", server.url(f"/feeds/broken{n}.rss")) for n in range(5))
+        )
+
+    async with harness(database_url, tmp_path, clock=clock, sources=broken) as h:
+        context = BotContext(h.app)
+        for _ in range(5):
+            clock.advance(hours=7)
+            await fetch_job(context)
+        told = h.emulator.messages_to(ADMIN_ID)
+    assert len(told) == 1
+    assert (told[0].text or "").startswith("⚠️ 5 sources keep failing:")
+    assert all(f"Broken {n}</b>: HTTP 500" in (told[0].text or "") for n in range(5))
+
+
 async def test_the_first_pass_is_backlog_and_later_passes_alert(
     database_url: str, tmp_path: Path
 ) -> None:

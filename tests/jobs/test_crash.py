@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.db import DeliveryRow, StoryRow, make_engine, make_sessionmaker
+from bot.db import DeliveryRow, SourceRow, StoryRow, make_engine, make_sessionmaker
 from bot.emulator import Emulator
 from bot.feedserver import FeedServer
 from bot.store import chats
@@ -222,3 +222,33 @@ async def _sent_at_least(bench: Rig, n: int) -> bool:
 async def _all_sent(bench: Rig, total: int) -> bool:
     statuses = await bench.statuses()
     return statuses["sent"] == total and sum(statuses.values()) == total
+
+
+async def test_sigterm_does_not_wait_for_a_hanging_source(
+    database_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM while a fetch pass waits on a source that never answers: the stop waited out
+    the source's 15-30 s timeouts, past many supervisors' grace period (ops audit 5). The
+    pass is interrupted, the bot exits 0 within seconds, and the source is not left claimed."""
+    async with rig(database_url, tmp_path) as bench:
+        hang = "/fault/hang"
+        bench.feeds.set_fault(hang, "hang")
+        bench.sources.write_text(
+            bench.sources.read_text()
+            + f'\n[[source]]\nname = "Hanging Post"\nurl = "{bench.feeds.base_url}{hang}"\n'
+        )
+        bench.start()
+
+        async def hanging() -> bool:
+            return bench.feeds.hits(hang) > 0
+
+        await bench.wait("the hanging fetch", hanging)
+        await asyncio.sleep(0.5)
+        started = asyncio.get_running_loop().time()
+        assert await bench.stop(signal.SIGTERM) == 0, bench.log_tail()
+        took = asyncio.get_running_loop().time() - started
+        claimed = (
+            select(func.count()).select_from(SourceRow).where(SourceRow.claimed_until.is_not(None))
+        )
+        assert await bench.count(claimed) == 0
+    assert took < 5, bench.log_tail()
