@@ -20,18 +20,17 @@ RUNNING = "fetch_passes"
 
 async def fetch_job(context: BotContext) -> None:
     running: set[asyncio.Task[Any]] = context.bot_data.extras.setdefault(RUNNING, set())
-    task = asyncio.ensure_future(run_fetch_pass(context.deps))
-    running.add(task)
+    task = asyncio.current_task()  # PTB runs each job in a task of its own (shielded)
+    if task is not None:
+        running.add(task)
     try:
-        report = await task
+        report = await run_fetch_pass(context.deps)
     except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise  # this job itself is being cancelled, not only its pass
         log.info("fetch pass interrupted by the shutdown; the next start fetches its sources")
-        return
+        raise
     finally:
-        running.discard(task)
+        if task is not None:
+            running.discard(task)
     failing = [(s.name, s.error or "") for s in report.sources if s.outage]
     if not failing:
         return

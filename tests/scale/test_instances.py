@@ -226,7 +226,8 @@ async def test_three_instances_share_the_work(database_url: str, tmp_path: Path)
         print(
             f"alerts={len(per_alert)} repeats={repeats} violations={emulator.violations} "
             f"busiest_second={busiest} takeover_s={takeover_s:.1f} "
-            f"getUpdates={emulator.requests_by_method['getUpdates']}"
+            f"getUpdates={emulator.requests_by_method['getUpdates']} "
+            f"violation_kinds={dict(emulator.world.flood.refusals)}"
         )
         assert len(per_alert) == expected, "an alert was lost"
         assert repeats <= 10, "more repeats than sends in flight at the kill"
