@@ -62,7 +62,9 @@ async def open_deps(
         log.warning("the topics file %s lists no topics", settings.topics_file)
     try:
         async with deps.sessions() as session, session.begin():
-            await sources.sync_sources(session, deps.sources, clock())
+            now = clock()
+            await sources.sync_sources(session, deps.sources, now)
+            await sources.bring_forward(session, now, timedelta(seconds=settings.fetch_interval))
     except BaseException:
         await close_deps(deps)
         raise

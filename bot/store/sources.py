@@ -91,6 +91,17 @@ async def sync_sources(session: AsyncSession, sources: Sequence[Source], now: da
     await session.flush()
 
 
+async def bring_forward(session: AsyncSession, now: datetime, interval: timedelta) -> None:
+    """Healthy sources due later than one `interval` from now are due then: after a restart
+    with a shorter FETCH_INTERVAL, the times the longer one set would hold them back. A
+    failing source keeps its back-off."""
+    await session.execute(
+        update(SourceRow)
+        .where(SourceRow.consecutive_failures == 0, SourceRow.next_fetch_at > now + interval)
+        .values(next_fetch_at=now + interval)
+    )
+
+
 def _new_row(source: Source, now: datetime) -> dict[str, object]:
     """A sources-file source as a new row: due at once, its first items a backlog."""
     return {

@@ -82,3 +82,24 @@ async def test_processes_starting_together_sync_the_same_sources_once(
     async with sessions() as session:
         names = [state.source.name for state in await sources.list_sources(session)]
     assert sorted(names) == list("ABCDEFGH")
+
+
+async def test_a_shorter_interval_brings_healthy_sources_forward(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A restart with FETCH_INTERVAL 5 after one with 300 fetched nothing for five minutes
+    (ops audit 10): healthy sources due later than one new interval are due then; a failing
+    source keeps its back-off."""
+    async with sessions() as session, session.begin():
+        await session.execute(update(SourceRow).values(next_fetch_at=NOW + timedelta(minutes=5)))
+        await session.execute(
+            update(SourceRow).where(SourceRow.name == "C").values(consecutive_failures=3)
+        )
+        await sources.bring_forward(session, NOW, timedelta(seconds=5))
+    async with sessions() as session:
+        rows = {s.source.name: s.next_fetch_at for s in await sources.list_sources(session)}
+    assert rows == {
+        "A": NOW + timedelta(seconds=5),
+        "B": NOW + timedelta(seconds=5),
+        "C": NOW + timedelta(minutes=5),
+    }
