@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -51,6 +52,14 @@ class AppData:
     def __init__(self) -> None:
         self.deps: Deps | None = None
         self.extras: dict[str, Any] = {}
+        self.fetches: set[asyncio.Task[Any]] = set()
+        """The fetch jobs in flight (`jobs.fetch`), which a shutdown interrupts."""
+
+    def interrupt_fetches(self) -> None:
+        """Cancel the fetch passes in flight, so a shutdown does not wait out a slow source's
+        timeouts (PTB waits for running jobs); each gives its sources back (`run_fetch_pass`)."""
+        for task in self.fetches:
+            task.cancel()
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppData]):

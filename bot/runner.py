@@ -19,7 +19,6 @@ from telegram import Bot
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.cluster import PollerLock
 from bot.config import Settings
-from jobs import fetch
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def _stop_on_signals(application: BotApplication) -> None:
 def _stop(application: BotApplication, tries: int = 50) -> None:
     """Interrupt the fetch passes and stop; a signal in the instant between post_init and
     the start of the run is tried again shortly (PTB would not see it there)."""
-    fetch.interrupt(application.bot_data.extras)
+    application.bot_data.interrupt_fetches()
     if application.running:
         log.info("stopping: the fetch pass in flight is interrupted, the sends finish")
         application.stop_running()
@@ -115,7 +114,7 @@ async def _run_shared(application: BotApplication, role: str) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), LEADER_RETRY_S)
     finally:
-        fetch.interrupt(application.bot_data.extras)
+        application.bot_data.interrupt_fetches()
         if application.updater.running:
             await application.updater.stop()
         await application.stop()

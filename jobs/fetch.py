@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from telegram.error import TelegramError
 
@@ -14,12 +13,9 @@ from bot.pipeline import run_fetch_pass
 
 log = logging.getLogger(__name__)
 
-RUNNING = "fetch_passes"
-"""bot_data.extras key: the passes in flight, which a shutdown interrupts (`interrupt`)."""
-
 
 async def fetch_job(context: BotContext) -> None:
-    running: set[asyncio.Task[Any]] = context.bot_data.extras.setdefault(RUNNING, set())
+    running = context.bot_data.fetches
     task = asyncio.current_task()  # PTB runs each job in a task of its own (shielded)
     if task is not None:
         running.add(task)
@@ -40,10 +36,3 @@ async def fetch_job(context: BotContext) -> None:
             await context.bot.send_message(admin, text, parse_mode="HTML")
         except TelegramError as exc:
             log.warning("could not tell admin %s about an outage: %s", admin, exc)
-
-
-def interrupt(bot_data_extras: dict[str, Any]) -> None:
-    """Cancel the fetch passes in flight, so a shutdown does not wait out a slow source's
-    timeouts (PTB waits for running jobs); each gives its sources back (`run_fetch_pass`)."""
-    for task in bot_data_extras.get(RUNNING, ()):
-        task.cancel()
