@@ -152,18 +152,21 @@ def _facts_from(tail: bytes) -> Facts:
     """The facts part of a stored signature, read once per distinct value: most reports state
     no count or the same few, and a batch reads thousands of stored signatures."""
     killed, injured, bits, count = _FACTS.unpack_from(tail)
-    counted = frozenset(k for i, k in enumerate(COUNTED) if bits >> i & 1)
-    numbers = frozenset(struct.unpack_from(f"<{count}I", tail, _FACTS.size))
-    return Facts(killed, injured, counted, numbers)
+    return _facts(killed, injured, bits, struct.unpack_from(f"<{count}I", tail, _FACTS.size))
 
 
 @lru_cache(maxsize=4096)
 def _facts_and_places(tail: bytes) -> tuple[Facts, frozenset[int]]:
     """`_facts_from` for the layout with places."""
     killed, injured, bits, count, placed = _FACTS_PLACES.unpack_from(tail)
-    counted = frozenset(k for i, k in enumerate(COUNTED) if bits >> i & 1)
     values = struct.unpack_from(f"<{count + placed}I", tail, _FACTS_PLACES.size)
-    return Facts(killed, injured, counted, frozenset(values[:count])), frozenset(values[count:])
+    return _facts(killed, injured, bits, values[:count]), frozenset(values[count:])
+
+
+def _facts(killed: int, injured: int, bits: int, numbers: Sequence[int]) -> Facts:
+    """Facts from their stored fields (`Signature.to_bytes`)."""
+    counted = frozenset(k for i, k in enumerate(COUNTED) if bits >> i & 1)
+    return Facts(killed, injured, counted, frozenset(numbers))
 
 
 def place_keys(places: Iterable[str]) -> frozenset[int]:

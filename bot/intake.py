@@ -82,9 +82,20 @@ PLACE_CHARS = 300
 """The lede, where a report names the places it is about (a long text names others too)."""
 
 
-def sign(title: str, text: str, language: str, topics: TopicIndex) -> dedup.Signature:
-    """A report's signature, with the places its title and lede name."""
-    places = topics.places(f"{title}\n{text[:PLACE_CHARS]}")
+def sign(
+    title: str,
+    text: str,
+    language: str,
+    topics: TopicIndex,
+    matched: frozenset[str] | None = None,
+) -> dedup.Signature:
+    """A report's signature, with the places its title and lede name. The lede is cut at a
+    word, so its places are among the whole report's topics: `matched`, those topics when
+    known, spares the lede's match when the report names no place at all."""
+    places: frozenset[str] = frozenset()
+    if matched is None or topics.any_place(matched):
+        lede = text if len(text) <= PLACE_CHARS else text[:PLACE_CHARS].rsplit(None, 1)[0]
+        places = topics.places(f"{title}\n{lede}")
     return dedup.signature(title, text, language, places)
 
 
@@ -92,13 +103,14 @@ def prepare(articles: Sequence[Article], topics: TopicIndex) -> list[Prepared]:
     """Sign, tag and summarise new articles."""
     prepared = []
     for article in articles:
-        signature = sign(article.title, article.text, article.language, topics)
+        matched = topics.match(f"{article.title}\n{article.text}")
+        signature = sign(article.title, article.text, article.language, topics, matched)
         prepared.append(
             Prepared(
                 article=article,
                 signature=signature.to_bytes(),
                 bands=tuple(dedup.band_keys(signature)),
-                topics=topics.match(f"{article.title}\n{article.text}"),
+                topics=matched,
                 summary=summariser.summarise(
                     article.title, [article.text], language=article.language
                 ),

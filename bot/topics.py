@@ -250,6 +250,10 @@ class TopicIndex:
         """The keys of the place topics (`place = true`) with a keyword in `text`."""
         return self.match(text) & self._places if self._places else frozenset()
 
+    def any_place(self, keys: frozenset[str]) -> bool:
+        """Whether any of these topic keys is a place topic."""
+        return not self._places.isdisjoint(keys)
+
     def get(self, key: str) -> Topic | None:
         """The topic with exactly this key (as stored with stories and subscriptions)."""
         return self._by_key.get(key)

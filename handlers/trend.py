@@ -36,7 +36,8 @@ async def trend(update: Update, context: BotContext) -> None:
     tz = prefs.timezone if prefs else "UTC"
     series = charts.count_per_day(rows, now=now, tz=tz)
     label = topic.label if topic else "all topics"
-    png = await asyncio.to_thread(charts.render_png, series, f"Stories per day: {label}")
+    title = f"Stories per day: {label}"
+    png = await asyncio.to_thread(charts.render_png, series, title)
     message = update.effective_message
     if message is None:
         return
@@ -45,5 +46,5 @@ async def trend(update: Update, context: BotContext) -> None:
         await message.reply_photo(png, caption=caption, do_quote=False)
     except (BadRequest, InvalidToken) as exc:  # refused (a server may answer a photo 400 or 404)
         log.warning("the chart was refused as a photo (%s); sending it as text", exc)
-        text = charts.render_text(series, f"Stories per day: {label}")
+        text = charts.render_text(series, title)
         await reply(update, f"<pre>{escape(text)}</pre>\n{escape(caption)}")

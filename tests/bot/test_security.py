@@ -312,35 +312,43 @@ async def test_sql_looking_input_is_only_data(database_url: str, tmp_path: Path)
         assert len(await source_names(h)) == 4
 
 
+async def run_bot_once(
+    tmp_path: Path, token: str, api_url: str, **env: str
+) -> tuple[int, str, str]:
+    """`python -m bot run` with no sources, until it exits: (code, stdout, stderr)."""
+    sources = tmp_path / "sources.toml"
+    sources.write_text("")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_API_URL": api_url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+            "SOURCES_FILE": str(sources),
+            **env,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
 async def test_a_refused_token_is_never_printed(tmp_path: Path) -> None:
     """`conflictbot run` with a token Telegram refuses: exit 1, a hint, and no token anywhere."""
     wrong = "987654321:AAWrongTokenWrongTokenWrongToken_123"
     async with Emulator(TOKEN) as emulator:
-        sources = tmp_path / "sources.toml"
-        sources.write_text("")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(ROOT),
-            "TELEGRAM_BOT_TOKEN": wrong,
-            "TELEGRAM_API_URL": emulator.url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
-            "SOURCES_FILE": str(sources),
-            "LOG_LEVEL": "DEBUG",
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
-    text = (out + err).decode()
-    assert "Telegram refused the token (TELEGRAM_BOT_TOKEN)" in err.decode()
+        code, out, err = await run_bot_once(tmp_path, wrong, emulator.url, LOG_LEVEL="DEBUG")
+    assert code == 1
+    text = out + err
+    assert "Telegram refused the token (TELEGRAM_BOT_TOKEN)" in err
     assert wrong not in text
     assert wrong.split(":")[1] not in text
 
@@ -350,31 +358,12 @@ async def test_telegram_problems_at_start_are_one_line(tmp_path: Path, problem: 
     """A refused token or an unreachable TELEGRAM_API_URL printed PTB's retry-loop
     tracebacks before our one line (ops audit 3): now the line comes alone."""
     async with Emulator(TOKEN) as emulator:
-        sources = tmp_path / "sources.toml"
-        sources.write_text("")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(ROOT),
-            "TELEGRAM_BOT_TOKEN": "987654321:AAWrong" if problem == "refused token" else TOKEN,
-            "TELEGRAM_API_URL": emulator.url
-            if problem == "refused token"
-            else "http://127.0.0.1:9",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
-            "SOURCES_FILE": str(sources),
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
-    assert "Traceback" not in (out + err).decode()
-    (line,) = err.decode().strip().splitlines()
+        if problem == "refused token":
+            code, out, err = await run_bot_once(tmp_path, "987654321:AAWrong", emulator.url)
+        else:
+            code, out, err = await run_bot_once(tmp_path, TOKEN, "http://127.0.0.1:9")
+    assert code == 1
+    assert "Traceback" not in out + err
+    (line,) = err.strip().splitlines()
     expected = "refused the token" if problem == "refused token" else "cannot reach Telegram"
     assert line.startswith("conflictbot: ") and expected in line
